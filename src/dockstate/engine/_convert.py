@@ -1,0 +1,228 @@
+"""Docker Engine API JSON -> dockstate entities. Pure functions, one per object kind.
+
+The engine's answers are trusted for data; these functions only reshape them. A container's
+environment (``Config.Env``) is never read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from ..state import (
+    COMPOSE_PROJECT_LABEL,
+    COMPOSE_SERVICE_LABEL,
+    Container,
+    ContainerNetwork,
+    EngineInfo,
+    EngineStatus,
+    Image,
+    Mount,
+    Network,
+    Port,
+    Volume,
+)
+
+__all__ = [
+    "container_from_inspect",
+    "container_summary",
+    "engine_info_from",
+    "image_from_list",
+    "list_item_summary",
+    "network_from_api",
+    "volume_from_api",
+]
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+_NONE_TAGS = {"<none>:<none>", "<none>@<none>"}
+# States in which Docker's exit code means something to a user.
+_EXIT_CODE_STATES = {"exited", "restarting"}
+
+ContainerSummary = tuple[str, str, str, str | None, int | None, tuple[str, ...]]
+
+
+def _time(value: str | None) -> str | None:
+    return None if not value or value.startswith("0001-01-01") else value
+
+
+def _epoch_to_iso(seconds: int | float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _status(state: str, health: str | None, exit_code: int | None) -> str:
+    """A stable summary in the words of ``docker ps``, without the relative time."""
+    if state == "running":
+        return f"Up ({health})" if health else "Up"
+    text = {
+        "paused": "Up (Paused)",
+        "created": "Created",
+        "removing": "Removal In Progress",
+        "dead": "Dead",
+        "exited": f"Exited ({exit_code})",
+        "restarting": f"Restarting ({exit_code})",
+    }
+    return text.get(state, state.capitalize())
+
+
+def container_from_inspect(data: dict[str, Any]) -> Container:
+    """A Container from ``GET /containers/{id}/json``."""
+    state = data.get("State") or {}
+    config = data.get("Config") or {}
+    settings = data.get("NetworkSettings") or {}
+    labels: dict[str, str] = config.get("Labels") or {}
+    status = str(state.get("Status", "created"))
+    health = (state.get("Health") or {}).get("Status")
+    health = health if health in ("starting", "healthy", "unhealthy") else None
+    exit_code = int(state.get("ExitCode", 0)) if status in _EXIT_CODE_STATES else None
+    args = data.get("Args") or []
+    command = " ".join([str(data.get("Path", "")), *map(str, args)]).strip()
+    ports = []
+    for spec, bindings in (settings.get("Ports") or {}).items():
+        number, _, protocol = spec.partition("/")
+        for binding in bindings or [None]:
+            ports.append(
+                Port(
+                    private_port=int(number),
+                    protocol=protocol or "tcp",
+                    host_ip=(binding or {}).get("HostIp") or None,
+                    host_port=int(binding["HostPort"])
+                    if binding and binding.get("HostPort")
+                    else None,
+                )
+            )
+    ports.sort(key=lambda p: (p.private_port, p.protocol, p.host_ip or "", p.host_port or 0))
+    networks = {
+        name: ContainerNetwork(
+            network_id=net.get("NetworkID") or "",
+            ip_address=net.get("IPAddress") or "",
+            mac_address=net.get("MacAddress") or "",
+            aliases=sorted(net.get("Aliases") or []),
+        )
+        for name, net in (settings.get("Networks") or {}).items()
+    }
+    mounts = [
+        Mount(
+            type=m.get("Type", ""),
+            name=m.get("Name") or None,
+            source=m.get("Source") or "",
+            destination=m.get("Destination", ""),
+            rw=bool(m.get("RW", True)),
+        )
+        for m in data.get("Mounts") or []
+    ]
+    mounts.sort(key=lambda m: m.destination)
+    return Container(
+        id=data["Id"],
+        name=str(data.get("Name", "")).lstrip("/"),
+        image=str(config.get("Image", "")),
+        image_id=str(data.get("Image", "")),
+        command=command,
+        created=_time(data.get("Created")) or "",
+        state=status,  # type: ignore[arg-type]  # validated by pydantic
+        status=_status(status, health, exit_code),
+        health=health,
+        exit_code=exit_code,
+        started_at=_time(state.get("StartedAt")),
+        finished_at=_time(state.get("FinishedAt")),
+        ports=ports,
+        labels=labels,
+        compose_project=labels.get(COMPOSE_PROJECT_LABEL),
+        compose_service=labels.get(COMPOSE_SERVICE_LABEL),
+        networks=networks,
+        mounts=mounts,
+        restart_count=int(data.get("RestartCount", 0)),
+    )
+
+
+_LIST_EXIT = re.compile(r"^(?:Exited|Restarting) \((-?\d+)\)")
+_LIST_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+def list_item_summary(item: dict[str, Any]) -> ContainerSummary:
+    """What ``GET /containers/json`` says of a container, comparable to :func:`container_summary`.
+
+    Reconciliation compares the two to find the containers worth inspecting again.
+    """
+    status = str(item.get("Status", ""))
+    state = str(item.get("State", ""))
+    health_match = _LIST_HEALTH.search(status)
+    health = health_match.group(1).removeprefix("health: ") if health_match else None
+    exit_match = _LIST_EXIT.match(status)
+    exit_code = int(exit_match.group(1)) if exit_match and state in _EXIT_CODE_STATES else None
+    names = item.get("Names") or ["/"]
+    networks = tuple(sorted((item.get("NetworkSettings") or {}).get("Networks") or {}))
+    return (names[0].lstrip("/"), str(item.get("ImageID", "")), state, health, exit_code, networks)
+
+
+def container_summary(container: Container) -> ContainerSummary:
+    """The fields of a container that :func:`list_item_summary` can see."""
+    return (
+        container.name,
+        container.image_id,
+        container.state,
+        container.health,
+        container.exit_code,
+        tuple(sorted(container.networks)),
+    )
+
+
+def image_from_list(item: dict[str, Any]) -> Image:
+    """An Image from one item of ``GET /images/json``."""
+    return Image(
+        id=item["Id"],
+        tags=sorted(t for t in item.get("RepoTags") or [] if t not in _NONE_TAGS),
+        digests=sorted(d for d in item.get("RepoDigests") or [] if d not in _NONE_TAGS),
+        size=int(item.get("Size", 0)),
+        created=_epoch_to_iso(int(item.get("Created", 0))),
+        labels=item.get("Labels") or {},
+    )
+
+
+def volume_from_api(data: dict[str, Any]) -> Volume:
+    """A Volume from ``GET /volumes/{name}`` or one item of ``GET /volumes``."""
+    return Volume(
+        name=data["Name"],
+        driver=data.get("Driver", ""),
+        mountpoint=data.get("Mountpoint", ""),
+        created=_time(data.get("CreatedAt")),
+        labels=data.get("Labels") or {},
+        scope=data.get("Scope") or "local",
+    )
+
+
+def network_from_api(data: dict[str, Any]) -> Network:
+    """A Network from ``GET /networks/{id}`` or one item of ``GET /networks``."""
+    ipam = (data.get("IPAM") or {}).get("Config") or []
+    return Network(
+        id=data["Id"],
+        name=data.get("Name", ""),
+        driver=data.get("Driver", ""),
+        scope=data.get("Scope") or "local",
+        internal=bool(data.get("Internal", False)),
+        subnets=sorted(c["Subnet"] for c in ipam if c.get("Subnet")),
+        created=_time(data.get("Created")),
+        labels=data.get("Labels") or {},
+    )
+
+
+def engine_info_from(
+    info: dict[str, Any], version: dict[str, Any], *, host: str, status: EngineStatus
+) -> EngineInfo:
+    """EngineInfo from ``GET /info`` and ``GET /version``."""
+    return EngineInfo(
+        status=status,
+        host=host,
+        id=info.get("ID", ""),
+        name=info.get("Name", ""),
+        server_version=version.get("Version") or info.get("ServerVersion", ""),
+        api_version=version.get("ApiVersion", ""),
+        os=info.get("OperatingSystem", ""),
+        os_type=info.get("OSType", ""),
+        kernel_version=info.get("KernelVersion", ""),
+        architecture=info.get("Architecture", ""),
+        ncpu=int(info.get("NCPU", 0)),
+        mem_total=int(info.get("MemTotal", 0)),
+        storage_driver=info.get("Driver", ""),
+        docker_root_dir=info.get("DockerRootDir", ""),
+    )

@@ -1,0 +1,339 @@
+"""The watcher: the state's one writer, fed by Docker's event stream and nothing else.
+
+A session of the watcher, from connect to disconnect::
+
+    ping, negotiate -> open /events (since: just before now, or the last event seen)
+                    -> full load (list + inspect, diffed into the state), status connected
+                    -> loop: events -> coalesce -> re-read what they name -> apply
+                             every reconcile_interval: relist, inspect what differs, apply
+
+An event is only a hint that an object changed: the watcher re-reads the object (404 means
+removed) and lets the state diff it, so duplicated, reordered or partly lost events cannot
+corrupt the state. Events are read before the first listing, so nothing falls between the two.
+When the stream ends or the engine stops answering, the status turns ``disconnected`` and the
+watcher reconnects with backoff, resumes the stream and relists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..errors import EngineAPIError, EngineError, EngineUnavailable
+from ..state import Cause, ChangeBatch, EngineState, EngineStatus, Operation, Remove, Upsert
+from ._client import DockerClient
+from ._convert import (
+    container_from_inspect,
+    container_summary,
+    engine_info_from,
+    image_from_list,
+    list_item_summary,
+    network_from_api,
+    volume_from_api,
+)
+from ._events import DockerEvent, EventDeduper, Target, format_since, targets_of
+
+__all__ = ["Watcher", "WatcherStats"]
+
+log = logging.getLogger("dockstate.engine")
+
+_T = TypeVar("_T")
+_END = object()  # the event stream ended
+
+
+@dataclass
+class WatcherStats:
+    """Counters of what the watcher has done since it started."""
+
+    events_received: int = 0
+    events_ignored: int = 0
+    events_duplicate: int = 0
+    batches: int = 0
+    loads: int = 0
+    reconciliations: int = 0
+    repairs: int = 0
+    disconnects: int = 0
+    fetch_errors: int = 0
+
+
+class Watcher:
+    """Keeps ``state`` equal to the engine behind ``docker``.
+
+    Args:
+        state: the state to write; the watcher must be its only writer.
+        docker: the engine's client.
+        reconcile_interval: seconds between two reconciliations (full relist and diff).
+        coalesce_window: after a first event, wait this long (seconds) for more before
+            re-reading, so that a burst of events on one object costs one inspect.
+        concurrency: how many inspect calls may run at once.
+        backoff_initial, backoff_max: reconnection delays (seconds, doubled per failed try,
+            with jitter).
+    """
+
+    def __init__(
+        self,
+        state: EngineState,
+        docker: DockerClient,
+        *,
+        reconcile_interval: float = 60.0,
+        coalesce_window: float = 0.005,
+        concurrency: int = 16,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 5.0,
+    ) -> None:
+        self.state = state
+        self.docker = docker
+        self.reconcile_interval = reconcile_interval
+        self.coalesce_window = coalesce_window
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stats = WatcherStats()
+        self.connected = asyncio.Event()
+        self._limit = asyncio.Semaphore(concurrency)
+        self._dedupe = EventDeduper()
+        self._last_event_nano: int | None = None
+        self._version_info: dict[str, Any] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self, *, fail_fast: bool = False) -> None:
+        """Watch until cancelled, reconnecting whenever the engine goes away.
+
+        Args:
+            fail_fast: raise the ``EngineError`` (usually ``EngineUnavailable``) if the very
+                first connection fails, instead of retrying.
+        """
+        failures = 0
+        while True:
+            try:
+                await self._session()
+                error = "the engine closed its event stream"
+            except EngineError as err:
+                if fail_fast and self.stats.loads == 0:
+                    raise
+                error = str(err)
+            if self.connected.is_set():
+                failures = 0
+                self.stats.disconnects += 1
+                log.warning("disconnected from the Docker engine: %s", error)
+            self.connected.clear()
+            self._set_status("disconnected", error)
+            delay = min(self.backoff_max, self.backoff_initial * 2**failures)
+            failures += 1
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+
+    async def _session(self) -> None:
+        engine_clock = await self.docker.ping()
+        self._version_info = await self.docker.negotiate()
+        since: str | None = None
+        if self._last_event_nano is not None:
+            since = format_since(self._last_event_nano)
+        else:
+            # A second back: the engine replays what happened while the stream was being
+            # opened, so nothing falls between the stream and the listing below.
+            if engine_clock:
+                since = str(int(engine_clock) - 1)
+        async with self.docker.events(since) as events:
+            if self.stats.loads:
+                self._set_status("resyncing", None)
+            await self.load()
+            self.connected.set()
+            log.info("connected to the Docker engine at %s", self.docker.host)
+            queue: asyncio.Queue[object] = asyncio.Queue()
+            reader = asyncio.create_task(_pump(events, queue))
+            try:
+                await self._process(queue)
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+
+    def _set_status(self, status: EngineStatus, error: str | None) -> None:
+        info = self.state.engine_info
+        self._commit([Upsert(info.model_copy(update={"status": status, "last_error": error}))])
+
+    def _commit(self, ops: Iterable[Operation]) -> ChangeBatch | None:
+        batch = self.state.apply(ops)
+        if batch is not None:
+            self.stats.batches += 1
+        return batch
+
+    # -- full load and reconciliation ------------------------------------------------------
+
+    async def load(self) -> ChangeBatch | None:
+        """Relist everything, inspect every container, and commit the differences."""
+        cause = Cause("reconcile", "load")
+        listed, images, volumes, networks, info = await asyncio.gather(
+            self.docker.list_containers(),
+            self.docker.list_images(),
+            self.docker.list_volumes(),
+            self.docker.list_networks(),
+            self.docker.info(),
+        )
+        inspected = await self._gather(self.docker.inspect_container(c["Id"]) for c in listed)
+        containers = [container_from_inspect(d) for d in inspected if d is not None]
+        engine_info = engine_info_from(
+            info, self._version_info, host=self.docker.host, status="connected"
+        )
+        ops: list[Operation] = [
+            *self.state.plan_sync("container", containers, cause),
+            *self._plan_others(images, volumes, networks, cause),
+            Upsert(engine_info, cause),
+        ]
+        self.stats.loads += 1
+        return self._commit(ops)
+
+    async def reconcile(self) -> int:
+        """Relist, inspect only the containers whose listing differs, commit the repairs.
+
+        Returns:
+            How many objects were repaired (changes the event stream had not delivered).
+        """
+        cause = Cause("reconcile", "periodic")
+        listed, images, volumes, networks = await asyncio.gather(
+            self.docker.list_containers(),
+            self.docker.list_images(),
+            self.docker.list_volumes(),
+            self.docker.list_networks(),
+        )
+        held = self.state.containers
+        stale = [
+            c["Id"]
+            for c in listed
+            if c["Id"] not in held or list_item_summary(c) != container_summary(held[c["Id"]])
+        ]
+        inspected = await self._gather(self.docker.inspect_container(cid) for cid in stale)
+        ops: list[Operation] = [
+            Upsert(container_from_inspect(d), cause) if d else Remove("container", cid, cause)
+            for cid, d in zip(stale, inspected, strict=True)
+        ]
+        listed_ids = {c["Id"] for c in listed}
+        ops += [Remove("container", cid, cause) for cid in held if cid not in listed_ids]
+        ops += self._plan_others(images, volumes, networks, cause)
+        batch = self._commit(ops)
+        repairs = sum(1 for c in batch.changes if c.cause == cause) if batch else 0
+        self.stats.reconciliations += 1
+        self.stats.repairs += repairs
+        if repairs:
+            log.warning("reconciliation repaired %d object(s) the event stream missed", repairs)
+        return repairs
+
+    def _plan_others(
+        self,
+        images: list[dict[str, Any]],
+        volumes: list[dict[str, Any]],
+        networks: list[dict[str, Any]],
+        cause: Cause,
+    ) -> list[Operation]:
+        return [
+            *self.state.plan_sync("image", map(image_from_list, images), cause),
+            *self.state.plan_sync("volume", map(volume_from_api, volumes), cause),
+            *self.state.plan_sync("network", map(network_from_api, networks), cause),
+        ]
+
+    # -- the event loop --------------------------------------------------------------------
+
+    async def _process(self, queue: asyncio.Queue[object]) -> None:
+        loop = asyncio.get_running_loop()
+        next_reconcile = loop.time() + self.reconcile_interval
+        while True:
+            try:
+                first = await asyncio.wait_for(queue.get(), max(0.0, next_reconcile - loop.time()))
+            except TimeoutError:
+                await self.reconcile()
+                next_reconcile = loop.time() + self.reconcile_interval
+                continue
+            if self.coalesce_window > 0:
+                await asyncio.sleep(self.coalesce_window)
+            items = [first]
+            while not queue.empty():
+                items.append(queue.get_nowait())
+            dirty: dict[Target, Cause] = {}
+            end: object = None
+            for item in items:
+                if item is _END or isinstance(item, BaseException):
+                    end = item
+                    break
+                assert isinstance(item, dict)
+                self._note(DockerEvent.from_json(item), dirty)
+            if dirty:
+                await self._refresh(dirty)
+            if isinstance(end, BaseException):
+                raise end
+            if end is _END:
+                return
+
+    def _note(self, event: DockerEvent, dirty: dict[Target, Cause]) -> None:
+        self.stats.events_received += 1
+        if self._last_event_nano is None or event.time_nano > self._last_event_nano:
+            self._last_event_nano = event.time_nano
+        if not self._dedupe.is_new(event):
+            self.stats.events_duplicate += 1
+            return
+        targets = targets_of(event)
+        if not targets:
+            self.stats.events_ignored += 1
+        for target in targets:
+            dirty[target] = event.cause
+
+    async def _refresh(self, dirty: dict[Target, Cause]) -> None:
+        """Re-read every dirty target at once and commit what changed as one batch."""
+        results = await self._gather(self._read(target, cause) for target, cause in dirty.items())
+        self._commit(op for ops in results for op in ops)
+
+    async def _read(self, target: Target, cause: Cause) -> list[Operation]:
+        kind, key = target
+        docker = self.docker
+        try:
+            if kind == "container":
+                data = await docker.inspect_container(key)
+                return [
+                    Upsert(container_from_inspect(data), cause)
+                    if data
+                    else Remove(kind, key, cause)
+                ]
+            if kind == "volume":
+                data = await docker.inspect_volume(key)
+                return [Upsert(volume_from_api(data), cause) if data else Remove(kind, key, cause)]
+            if kind == "network":
+                data = await docker.inspect_network(key)
+                return [Upsert(network_from_api(data), cause) if data else Remove(kind, key, cause)]
+            if kind == "images":
+                images = await docker.list_images()
+                return self.state.plan_sync("image", map(image_from_list, images), cause)
+            info = await docker.info()
+            status = self.state.engine_info.status
+            return [
+                Upsert(
+                    engine_info_from(info, self._version_info, host=docker.host, status=status),
+                    cause,
+                )
+            ]
+        except EngineAPIError as err:
+            # One object the engine fails to describe must not stop the others; the next
+            # event or reconciliation reads it again.
+            self.stats.fetch_errors += 1
+            log.warning("could not read %s %s: %s", kind, key, err)
+            return []
+
+    async def _gather(self, calls: Iterable[Awaitable[_T]]) -> list[_T]:
+        async def limited(call: Awaitable[_T]) -> _T:
+            async with self._limit:
+                return await call
+
+        return await asyncio.gather(*(limited(c) for c in calls))
+
+
+async def _pump(events: Any, queue: asyncio.Queue[object]) -> None:
+    """Move raw events into ``queue``; then ``_END``, or the error that broke the stream."""
+    try:
+        async for event in events:
+            queue.put_nowait(event)
+        queue.put_nowait(_END)
+    except EngineUnavailable as err:
+        queue.put_nowait(err)

@@ -1,0 +1,385 @@
+"""EngineState: the one authoritative, versioned state of a Docker engine. No I/O."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, cast
+
+import jsonpatch
+
+from ..errors import InvalidBatch
+from ._changes import Cause, Change, ChangeBatch, Operation, Remove, Upsert, kind_of
+from ._entities import (
+    Container,
+    EngineInfo,
+    Entity,
+    Image,
+    Kind,
+    Network,
+    SystemStats,
+    Volume,
+)
+from ._history import History
+
+__all__ = ["DEFAULT_HISTORY_LIMIT", "EngineState", "Listener", "utc_now"]
+
+DEFAULT_HISTORY_LIMIT = 10_000
+
+Listener = Callable[[ChangeBatch], None]
+_Staged = tuple[Kind, str, Entity | None, Cause | None]
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string with microseconds (``...Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class EngineState:
+    """Containers, images, volumes, networks, engine info and system stats at one version.
+
+    The state has one writer, which calls :meth:`apply`, and any number of readers. Every
+    committed change advances :attr:`version` by one, with no gaps; the changes of one
+    :meth:`apply` call form one :class:`ChangeBatch`, kept in a bounded history and handed to
+    every listener.
+
+    Derived fields (which containers use an image, a volume or a network; whether an image is
+    dangling; the system stats) are maintained by the state itself, inside the batch whose
+    change caused them.
+
+    Args:
+        epoch: names the history that versions count in; random unless given.
+        history_limit: how many changes :meth:`changes_since` can replay at most.
+        clock: returns the commit timestamp (``last_updated``); injectable for tests.
+        host: where the engine is reached, shown in ``engine_info.host``.
+    """
+
+    def __init__(
+        self,
+        *,
+        epoch: str | None = None,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+        clock: Callable[[], str] = utc_now,
+        host: str = "",
+    ) -> None:
+        self.epoch = epoch or secrets.token_hex(8)
+        self._clock = clock
+        self._version = 0
+        self._last_updated = clock()
+        self._history = History(history_limit)
+        self._listeners: list[Listener] = []
+        self._maps: dict[Kind, dict[str, Entity]] = {
+            "container": {},
+            "image": {},
+            "volume": {},
+            "network": {},
+        }
+        self._engine_info = EngineInfo(host=host)
+        self._stats = SystemStats()
+        # Reverse indexes for the derived fields: image id / volume name / network name ->
+        # ids of the containers that reference it.
+        self._users: dict[Kind, dict[str, set[str]]] = {"image": {}, "volume": {}, "network": {}}
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """The version of the last committed change (0 before any)."""
+        return self._version
+
+    @property
+    def last_updated(self) -> str:
+        """When the last batch was committed."""
+        return self._last_updated
+
+    @property
+    def oldest(self) -> int:
+        """The oldest version after which :meth:`changes_since` can still replay."""
+        return self._history.oldest
+
+    @property
+    def containers(self) -> Mapping[str, Container]:
+        return cast(Mapping[str, Container], MappingProxyType(self._maps["container"]))
+
+    @property
+    def images(self) -> Mapping[str, Image]:
+        return cast(Mapping[str, Image], MappingProxyType(self._maps["image"]))
+
+    @property
+    def volumes(self) -> Mapping[str, Volume]:
+        return cast(Mapping[str, Volume], MappingProxyType(self._maps["volume"]))
+
+    @property
+    def networks(self) -> Mapping[str, Network]:
+        return cast(Mapping[str, Network], MappingProxyType(self._maps["network"]))
+
+    @property
+    def engine_info(self) -> EngineInfo:
+        return self._engine_info
+
+    @property
+    def system_stats(self) -> SystemStats:
+        return self._stats
+
+    def get(self, kind: Kind, key: str) -> Entity | None:
+        """The object ``key`` of ``kind`` (for ``engine``: ``engine_info``/``system_stats``)."""
+        if kind == "engine":
+            return {"engine_info": self._engine_info, "system_stats": self._stats}.get(key)
+        return self._maps[kind].get(key)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-ready data, in the shape of protocol.md §1."""
+        return {
+            "containers": _dump_map(self._maps["container"]),
+            "images": _dump_map(self._maps["image"]),
+            "volumes": _dump_map(self._maps["volume"]),
+            "networks": _dump_map(self._maps["network"]),
+            "engine_info": self._engine_info.model_dump(mode="json"),
+            "system_stats": self._stats.model_dump(mode="json"),
+            "version": self._version,
+            "last_updated": self._last_updated,
+        }
+
+    def changes_since(self, version: int) -> list[Change]:
+        """Every change after ``version``, oldest first; empty when ``version`` is current.
+
+        Raises:
+            VersionExpired: ``version`` is older than :attr:`oldest`.
+            VersionTooNew: ``version`` is newer than :attr:`version`.
+        """
+        return self._history.since(version, self._version)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every batch committed from now on; returns an unsubscriber.
+
+        Listeners run synchronously inside :meth:`apply`, after the commit, in subscription
+        order. They must be quick and must not raise.
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def plan_sync(
+        self, kind: Kind, objects: Iterable[Entity], cause: Cause | None = None
+    ) -> list[Operation]:
+        """Operations that make ``kind`` hold exactly ``objects`` (a full listing).
+
+        Every listed object is upserted (unchanged ones commit nothing) and every held object
+        missing from the listing is removed; each operation carries ``cause``.
+        """
+        ops: list[Operation] = []
+        seen: set[str] = set()
+        for obj in objects:
+            seen.add(obj.key)
+            ops.append(Upsert(obj, cause))
+        ops.extend(Remove(kind, key, cause) for key in self._maps[kind] if key not in seen)
+        return ops
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def apply(self, ops: Iterable[Operation]) -> ChangeBatch | None:
+        """Commit the differences that ``ops`` make, atomically, as one batch.
+
+        Upserting an object equal to the one held (ignoring ``rev`` and derived fields) and
+        removing an absent one change nothing. Derived fields and system stats that the
+        operations affect are updated in the same batch.
+
+        Returns:
+            The committed batch, or ``None`` when nothing changed (the version stays).
+
+        Raises:
+            InvalidBatch: an operation is malformed; nothing was applied.
+        """
+        staged = _validate(list(ops))
+        builder = _BatchBuilder(self._version)
+        touched: dict[Kind, set[str]] = {"image": set(), "volume": set(), "network": set()}
+        # Containers first, so the derived fields of the others see the batch's containers.
+        for kind, key, new, cause in sorted(staged, key=lambda s: s[0] != "container"):
+            if kind == "container":
+                self._apply_container(builder, key, cast(Container | None, new), cause, touched)
+            elif kind == "engine":
+                self._engine_info = cast(
+                    EngineInfo, builder.put(kind, self._engine_info, cast(Entity, new), cause)
+                )
+            else:
+                self._apply_plain(builder, kind, key, new, cause)
+        # Objects whose users changed: refresh their derived fields (a no-op for those the
+        # batch upserted itself, which were derived from the final indexes already).
+        network_ids = {n.name: n.key for n in self.networks.values()} if touched["network"] else {}
+        for kind, refs in touched.items():
+            for ref in sorted(refs):
+                key = network_ids.get(ref, "") if kind == "network" else ref
+                old = self._maps[kind].get(key)
+                if old is not None:
+                    self._maps[kind][key] = builder.put(kind, old, self._derive(old))
+        self._stats = cast(SystemStats, builder.put("engine", self._stats, self._compute_stats()))
+        if not builder.changes:
+            return None
+        return self._commit(builder)
+
+    def _apply_container(
+        self,
+        builder: _BatchBuilder,
+        key: str,
+        new: Container | None,
+        cause: Cause | None,
+        touched: dict[Kind, set[str]],
+    ) -> None:
+        containers = cast(dict[str, Container], self._maps["container"])
+        old = containers.get(key)
+        if new is None:
+            if old is not None:
+                builder.remove("container", key, cause)
+                del containers[key]
+        else:
+            containers[key] = cast(Container, builder.put("container", old, new, cause))
+        old_refs, new_refs = _references(old), _references(new)
+        for kind in touched:
+            users = self._users[kind]
+            for ref in old_refs[kind] - new_refs[kind]:
+                users[ref].discard(key)
+                if not users[ref]:
+                    del users[ref]
+            for ref in new_refs[kind] - old_refs[kind]:
+                users.setdefault(ref, set()).add(key)
+            touched[kind] |= old_refs[kind] ^ new_refs[kind]
+
+    def _apply_plain(
+        self,
+        builder: _BatchBuilder,
+        kind: Kind,
+        key: str,
+        new: Entity | None,
+        cause: Cause | None,
+    ) -> None:
+        objects = self._maps[kind]
+        old = objects.get(key)
+        if new is None:
+            if old is not None:
+                builder.remove(kind, key, cause)
+                del objects[key]
+            return
+        objects[key] = builder.put(kind, old, self._derive(new), cause)
+
+    def _derive(self, obj: Entity) -> Entity:
+        if isinstance(obj, Image):
+            users = sorted(self._users["image"].get(obj.id, ()))
+            return obj.model_copy(update={"containers": users, "dangling": not obj.tags})
+        if isinstance(obj, Volume):
+            users = sorted(self._users["volume"].get(obj.name, ()))
+            return obj.model_copy(update={"used_by": users})
+        if isinstance(obj, Network):
+            users = sorted(self._users["network"].get(obj.name, ()))
+            return obj.model_copy(update={"containers": users})
+        return obj
+
+    def _compute_stats(self) -> SystemStats:
+        containers = cast(Iterable[Container], self._maps["container"].values())
+        images = cast(Iterable[Image], self._maps["image"].values())
+        states: Counter[str] = Counter()
+        unhealthy = 0
+        for c in containers:
+            states[c.state] += 1
+            unhealthy += c.health == "unhealthy"
+        sizes = [(i.size, i.dangling) for i in images]
+        return SystemStats(
+            rev=self._stats.rev,
+            containers=len(self._maps["container"]),
+            containers_running=states["running"] + states["restarting"],
+            containers_paused=states["paused"],
+            containers_stopped=states["exited"] + states["created"] + states["dead"],
+            containers_unhealthy=unhealthy,
+            images=len(sizes),
+            images_size=sum(size for size, _ in sizes),
+            images_dangling=sum(dangling for _, dangling in sizes),
+            volumes=len(self._maps["volume"]),
+            networks=len(self._maps["network"]),
+        )
+
+    def _commit(self, builder: _BatchBuilder) -> ChangeBatch:
+        batch = ChangeBatch(
+            from_version=self._version,
+            to_version=builder.version,
+            timestamp=self._clock(),
+            changes=tuple(builder.changes),
+        )
+        self._version = batch.to_version
+        self._last_updated = batch.timestamp
+        self._history.append(batch)
+        for listener in list(self._listeners):
+            listener(batch)
+        return batch
+
+
+class _BatchBuilder:
+    """Numbers the changes of one batch and computes their patches."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.changes: list[Change] = []
+
+    def put(
+        self, kind: Kind, old: Entity | None, new: Entity, cause: Cause | None = None
+    ) -> Entity:
+        """Record ``old`` -> ``new`` (if they differ); return the object to hold."""
+        if old is not None and new.model_copy(update={"rev": old.rev}) == old:
+            return old
+        self.version += 1
+        new = new.model_copy(update={"rev": self.version})
+        if old is None:
+            self.changes.append(Change(self.version, kind, "created", new.key, new, None, cause))
+        else:
+            patch = jsonpatch.make_patch(old.model_dump(mode="json"), new.model_dump(mode="json"))
+            self.changes.append(
+                Change(self.version, kind, "updated", new.key, new, list(patch.patch), cause)
+            )
+        return new
+
+    def remove(self, kind: Kind, key: str, cause: Cause | None) -> None:
+        self.version += 1
+        self.changes.append(Change(self.version, kind, "removed", key, None, None, cause))
+
+
+def _validate(ops: list[Operation]) -> list[_Staged]:
+    """Check a whole batch before anything is applied; return it as (kind, key, obj, cause)."""
+    staged: list[_Staged] = []
+    seen: set[tuple[Kind, str]] = set()
+    for op in ops:
+        if isinstance(op, Upsert):
+            try:
+                kind = kind_of(op.obj)
+            except KeyError:
+                raise InvalidBatch(
+                    f"cannot upsert a {type(op.obj).__name__}: it is derived or unknown"
+                ) from None
+            key, obj = op.obj.key, op.obj
+        elif isinstance(op, Remove):
+            if op.kind not in ("container", "image", "volume", "network"):
+                raise InvalidBatch(f"cannot remove an object of kind {op.kind!r}")
+            kind, key, obj = op.kind, op.id, None
+        else:
+            raise InvalidBatch(f"not an operation: {op!r}")
+        if not key:
+            raise InvalidBatch(f"a {kind} operation has an empty id")
+        if (kind, key) in seen:
+            raise InvalidBatch(f"{kind} {key} appears twice in one batch")
+        seen.add((kind, key))
+        staged.append((kind, key, obj, op.cause))
+    return staged
+
+
+def _references(container: Container | None) -> dict[Kind, set[str]]:
+    """What a container references: its image id, volume names and network names."""
+    if container is None:
+        return {"image": set(), "volume": set(), "network": set()}
+    return {
+        "image": {container.image_id} if container.image_id else set(),
+        "volume": {m.name for m in container.mounts if m.type == "volume" and m.name},
+        "network": set(container.networks),
+    }
+
+
+def _dump_map(objects: Mapping[str, Entity]) -> dict[str, Any]:
+    return {key: obj.model_dump(mode="json") for key, obj in objects.items()}
