@@ -58,9 +58,7 @@ class StepClock:
 
     def __call__(self) -> str:
         self.calls += 1
-        return (self._start + timedelta(milliseconds=self.calls)).strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ"
-        )
+        return (self._start + timedelta(milliseconds=self.calls)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_state(*, history_limit: int = 10_000, host: str = "") -> EngineState:
@@ -75,10 +73,15 @@ def container(
     state: ContainerState = "running",
     health: HealthStatus | None = None,
     volumes: Sequence[str] = (),
-    networks: Sequence[str] = (),
+    networks: Sequence[str] | Mapping[str, Mapping[str, Any]] = (),
     **fields: Any,
 ) -> Container:
-    """A container ``key``; ``image`` is its image id, ``volumes`` and ``networks`` names."""
+    """A container ``key``; ``image`` is its image id, ``volumes`` and ``networks`` names.
+
+    ``networks`` may also map network names to attachments.
+    """
+    if not isinstance(networks, Mapping):
+        networks = {n: {"network_id": f"id-{n}"} for n in networks}
     data: dict[str, Any] = {
         "id": key,
         "name": f"name-{key}",
@@ -93,13 +96,15 @@ def container(
             {"type": "volume", "name": v, "source": f"/v/{v}", "destination": f"/mnt/{v}"}
             for v in volumes
         ],
-        "networks": {n: {"network_id": f"id-{n}"} for n in networks},
+        "networks": networks,
     }
     data.update(fields)
     return Container.model_validate(data)
 
 
-def image(key: str = "i1", *, tags: Sequence[str] = ("app:latest",), size: int = 100, **fields: Any) -> Image:
+def image(
+    key: str = "i1", *, tags: Sequence[str] = ("app:latest",), size: int = 100, **fields: Any
+) -> Image:
     data: dict[str, Any] = {"id": key, "tags": list(tags), "size": size, "created": CREATED}
     data.update(fields)
     return Image.model_validate(data)

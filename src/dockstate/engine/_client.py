@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
@@ -16,6 +17,8 @@ import httpx
 from ..errors import Conflict, EngineAPIError, EngineUnavailable, NotFound
 
 __all__ = ["DEFAULT_DOCKER_HOST", "DockerClient", "resolve_docker_host"]
+
+log = logging.getLogger("dockstate.engine")
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 # The newest API version whose responses dockstate knows; older engines are spoken to in
@@ -100,7 +103,12 @@ class DockerClient:
 
     async def _get_json(self, path: str, endpoint: str, **params: Any) -> Any:
         response = await self._request("GET", path, endpoint, params=params or None)
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise EngineAPIError(
+                response.status_code, f"the engine answered GET {path} with something not JSON"
+            ) from None
 
     async def _get_optional(self, path: str, endpoint: str) -> dict[str, Any] | None:
         try:
@@ -199,8 +207,14 @@ class DockerClient:
     async def _event_lines(self, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
         try:
             async for line in response.aiter_lines():
-                if line.strip():
-                    event: dict[str, Any] = json.loads(line)
+                if not line.strip():
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    log.warning("skipped an event that is not JSON: %r", line[:200])
+                    continue
+                if isinstance(event, dict):
                     yield event
         except httpx.TransportError as err:
             raise self._unavailable(err) from err

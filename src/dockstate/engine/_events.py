@@ -9,13 +9,31 @@ from typing import Any, Literal
 
 from ..state import Cause
 
-__all__ = ["DockerEvent", "EventDeduper", "Target", "format_since", "targets_of"]
+__all__ = [
+    "RELISTS",
+    "DockerEvent",
+    "EventDeduper",
+    "Target",
+    "TargetKind",
+    "format_since",
+    "targets_of",
+]
 
-TargetKind = Literal["container", "images", "volume", "network", "engine"]
-#: Something the watcher re-reads: a container, volume or network by id, all images, or the
-#: engine's info. Images are always relisted whole: one call, and tag/untag events name the
-#: image in ways (by name, by id) that a single inspect cannot settle.
+TargetKind = Literal[
+    "container", "volume", "network", "engine", "containers", "images", "volumes", "networks"
+]
+#: Something the watcher re-reads: one container, volume or network (by id), the engine's
+#: info, or a whole kind (plural; the id is empty). Images are always relisted whole: one
+#: call, and tag/untag events name the image in ways that a single inspect cannot settle.
+#: Prunes are relisted whole too: some engines send no per-object event for what they prune.
 Target = tuple[TargetKind, str]
+RELISTS: tuple[TargetKind, ...] = ("containers", "images", "volumes", "networks")
+_PLURAL: dict[str, TargetKind] = {
+    "container": "containers",
+    "image": "images",
+    "volume": "volumes",
+    "network": "networks",
+}
 
 # Container actions that change nothing dockstate shows. Health checks alone produce three
 # exec_* events per probe, so dropping them matters.
@@ -79,8 +97,10 @@ class DockerEvent:
 def targets_of(event: DockerEvent) -> set[Target]:
     """What must be re-read after ``event``; empty for events that change nothing shown."""
     kind, action, attrs = event.type, event.action, event.attributes
+    if action == "prune" and kind in _PLURAL:
+        return {(_PLURAL[kind], "")}
     if kind == "container":
-        if action in _IGNORED_CONTAINER_ACTIONS:
+        if action in _IGNORED_CONTAINER_ACTIONS or not event.actor_id:
             return set()
         targets: set[Target] = {("container", event.actor_id)}
         if action == "commit":
@@ -88,16 +108,12 @@ def targets_of(event: DockerEvent) -> set[Target]:
         return targets
     if kind == "image":
         return {("images", "")}
-    if kind == "volume":
-        targets = {("volume", event.actor_id)} if event.actor_id else set()
+    if kind in ("volume", "network"):
+        targets = {("volume" if kind == "volume" else "network", event.actor_id)}
         if attrs.get("container"):
+            # Connecting, disconnecting, mounting and unmounting change the container too.
             targets.add(("container", attrs["container"]))
-        return targets
-    if kind == "network":
-        targets = {("network", event.actor_id)} if event.actor_id else set()
-        if attrs.get("container"):
-            targets.add(("container", attrs["container"]))
-        return targets
+        return {t for t in targets if t[1]}
     if kind == "daemon":
         return {("engine", "")}
     return set()

@@ -20,12 +20,22 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..errors import EngineAPIError, EngineError, EngineUnavailable
-from ..state import Cause, ChangeBatch, EngineState, EngineStatus, Operation, Remove, Upsert
+from ..state import (
+    Cause,
+    ChangeBatch,
+    EngineState,
+    EngineStatus,
+    Entity,
+    Operation,
+    Remove,
+    Upsert,
+    kind_of,
+)
 from ._client import DockerClient
 from ._convert import (
     container_from_inspect,
@@ -36,13 +46,22 @@ from ._convert import (
     network_from_api,
     volume_from_api,
 )
-from ._events import DockerEvent, EventDeduper, Target, format_since, targets_of
+from ._events import (
+    RELISTS,
+    DockerEvent,
+    EventDeduper,
+    Target,
+    TargetKind,
+    format_since,
+    targets_of,
+)
 
 __all__ = ["Watcher", "WatcherStats"]
 
 log = logging.getLogger("dockstate.engine")
 
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 _END = object()  # the event stream ended
 
 
@@ -117,6 +136,12 @@ class Watcher:
                 if fail_fast and self.stats.loads == 0:
                     raise
                 error = str(err)
+            except Exception as err:
+                # A bug of ours must not stop the watching: start over with a full relist.
+                if fail_fast and self.stats.loads == 0:
+                    raise
+                log.exception("the watcher failed; reconnecting and relisting")
+                error = f"internal error: {err!r}"
             if self.connected.is_set():
                 failures = 0
                 self.stats.disconnects += 1
@@ -165,28 +190,25 @@ class Watcher:
 
     # -- full load and reconciliation ------------------------------------------------------
 
+    async def load_once(self) -> ChangeBatch | None:
+        """Read the whole engine once, without following its events (a one-shot snapshot)."""
+        await self.docker.ping()
+        self._version_info = await self.docker.negotiate()
+        return await self.load()
+
     async def load(self) -> ChangeBatch | None:
         """Relist everything, inspect every container, and commit the differences."""
         cause = Cause("reconcile", "load")
-        listed, images, volumes, networks, info = await asyncio.gather(
-            self.docker.list_containers(),
-            self.docker.list_images(),
-            self.docker.list_volumes(),
-            self.docker.list_networks(),
+        info, *relists = await asyncio.gather(
             self.docker.info(),
+            self._relist("containers", cause, inspect_all=True),
+            *(self._relist(kind, cause) for kind in ("images", "volumes", "networks")),
         )
-        inspected = await self._gather(self.docker.inspect_container(c["Id"]) for c in listed)
-        containers = [container_from_inspect(d) for d in inspected if d is not None]
         engine_info = engine_info_from(
             info, self._version_info, host=self.docker.host, status="connected"
         )
-        ops: list[Operation] = [
-            *self.state.plan_sync("container", containers, cause),
-            *self._plan_others(images, volumes, networks, cause),
-            Upsert(engine_info, cause),
-        ]
         self.stats.loads += 1
-        return self._commit(ops)
+        return self._commit([*(op for ops in relists for op in ops), Upsert(engine_info, cause)])
 
     async def reconcile(self) -> int:
         """Relist, inspect only the containers whose listing differs, commit the repairs.
@@ -195,27 +217,8 @@ class Watcher:
             How many objects were repaired (changes the event stream had not delivered).
         """
         cause = Cause("reconcile", "periodic")
-        listed, images, volumes, networks = await asyncio.gather(
-            self.docker.list_containers(),
-            self.docker.list_images(),
-            self.docker.list_volumes(),
-            self.docker.list_networks(),
-        )
-        held = self.state.containers
-        stale = [
-            c["Id"]
-            for c in listed
-            if c["Id"] not in held or list_item_summary(c) != container_summary(held[c["Id"]])
-        ]
-        inspected = await self._gather(self.docker.inspect_container(cid) for cid in stale)
-        ops: list[Operation] = [
-            Upsert(container_from_inspect(d), cause) if d else Remove("container", cid, cause)
-            for cid, d in zip(stale, inspected, strict=True)
-        ]
-        listed_ids = {c["Id"] for c in listed}
-        ops += [Remove("container", cid, cause) for cid in held if cid not in listed_ids]
-        ops += self._plan_others(images, volumes, networks, cause)
-        batch = self._commit(ops)
+        relists = await asyncio.gather(*(self._relist(kind, cause) for kind in RELISTS))
+        batch = self._commit(op for ops in relists for op in ops)
         repairs = sum(1 for c in batch.changes if c.cause == cause) if batch else 0
         self.stats.reconciliations += 1
         self.stats.repairs += repairs
@@ -223,18 +226,40 @@ class Watcher:
             log.warning("reconciliation repaired %d object(s) the event stream missed", repairs)
         return repairs
 
-    def _plan_others(
-        self,
-        images: list[dict[str, Any]],
-        volumes: list[dict[str, Any]],
-        networks: list[dict[str, Any]],
-        cause: Cause,
+    async def _relist(
+        self, kind: TargetKind, cause: Cause, *, inspect_all: bool = False
     ) -> list[Operation]:
-        return [
-            *self.state.plan_sync("image", map(image_from_list, images), cause),
-            *self.state.plan_sync("volume", map(volume_from_api, volumes), cause),
-            *self.state.plan_sync("network", map(network_from_api, networks), cause),
+        """Operations that bring a whole kind in line with a fresh listing of it.
+
+        Containers are listed, then inspected (the listing lacks some fields): all of them
+        with ``inspect_all``, else only those the state lacks or whose listing differs.
+        """
+        docker, state = self.docker, self.state
+        if kind == "images":
+            return state.plan_sync("image", map(image_from_list, await docker.list_images()), cause)
+        if kind == "volumes":
+            volumes = await docker.list_volumes()
+            return state.plan_sync("volume", map(volume_from_api, volumes), cause)
+        if kind == "networks":
+            networks = await docker.list_networks()
+            return state.plan_sync("network", map(network_from_api, networks), cause)
+        listed = await docker.list_containers()
+        held = state.containers
+        stale = [
+            c["Id"]
+            for c in listed
+            if inspect_all
+            or c["Id"] not in held
+            or list_item_summary(c) != container_summary(held[c["Id"]])
         ]
+        inspected = await self._gather(docker.inspect_container, stale)
+        ops: list[Operation] = [
+            Upsert(container_from_inspect(d), cause) if d else Remove("container", cid, cause)
+            for cid, d in zip(stale, inspected, strict=True)
+        ]
+        listed_ids = {c["Id"] for c in listed}
+        ops += [Remove("container", cid, cause) for cid in held if cid not in listed_ids]
+        return ops
 
     # -- the event loop --------------------------------------------------------------------
 
@@ -283,50 +308,66 @@ class Watcher:
 
     async def _refresh(self, dirty: dict[Target, Cause]) -> None:
         """Re-read every dirty target at once and commit what changed as one batch."""
-        results = await self._gather(self._read(target, cause) for target, cause in dirty.items())
-        self._commit(op for ops in results for op in ops)
+        reads = await asyncio.gather(
+            *(self._read(target, cause) for target, cause in dirty.items())
+        )
+        # A relist and a single read may name the same object (a prune and the destroy events
+        # of what it pruned): the single read, an inspect, wins.
+        ops: dict[tuple[str, str], Operation] = {}
+        for (kind, _), read in sorted(
+            zip(dirty, reads, strict=True), key=lambda r: r[0][0] in RELISTS
+        ):
+            for op in read:
+                key = _key(op)
+                if kind not in RELISTS or key not in ops:
+                    ops[key] = op
+        self._commit(ops.values())
 
     async def _read(self, target: Target, cause: Cause) -> list[Operation]:
+        """Operations for one target after re-reading it (404: removed)."""
         kind, key = target
         docker = self.docker
+        obj: Entity | None
         try:
-            if kind == "container":
-                data = await docker.inspect_container(key)
-                return [
-                    Upsert(container_from_inspect(data), cause)
-                    if data
-                    else Remove(kind, key, cause)
-                ]
-            if kind == "volume":
-                data = await docker.inspect_volume(key)
-                return [Upsert(volume_from_api(data), cause) if data else Remove(kind, key, cause)]
-            if kind == "network":
-                data = await docker.inspect_network(key)
-                return [Upsert(network_from_api(data), cause) if data else Remove(kind, key, cause)]
-            if kind == "images":
-                images = await docker.list_images()
-                return self.state.plan_sync("image", map(image_from_list, images), cause)
-            info = await docker.info()
-            status = self.state.engine_info.status
-            return [
-                Upsert(
-                    engine_info_from(info, self._version_info, host=docker.host, status=status),
-                    cause,
-                )
-            ]
+            if kind in RELISTS:
+                return await self._relist(kind, cause)
+            async with self._limit:
+                if kind == "container":
+                    data = await docker.inspect_container(key)
+                    obj = container_from_inspect(data) if data else None
+                elif kind == "volume":
+                    data = await docker.inspect_volume(key)
+                    obj = volume_from_api(data) if data else None
+                elif kind == "network":
+                    data = await docker.inspect_network(key)
+                    obj = network_from_api(data) if data else None
+                else:
+                    info, status = await docker.info(), self.state.engine_info.status
+                    obj = engine_info_from(
+                        info, self._version_info, host=docker.host, status=status
+                    )
         except EngineAPIError as err:
             # One object the engine fails to describe must not stop the others; the next
             # event or reconciliation reads it again.
             self.stats.fetch_errors += 1
             log.warning("could not read %s %s: %s", kind, key, err)
             return []
+        if obj is not None:
+            return [Upsert(obj, cause)]
+        return [Remove(kind, key, cause)]  # type: ignore[arg-type]  # a singular kind here
 
-    async def _gather(self, calls: Iterable[Awaitable[_T]]) -> list[_T]:
-        async def limited(call: Awaitable[_T]) -> _T:
+    async def _gather(self, read: Callable[[_A], Awaitable[_T]], args: list[_A]) -> list[_T]:
+        """``read`` each of ``args``, at most ``concurrency`` at a time; results in order."""
+
+        async def limited(arg: _A) -> _T:
             async with self._limit:
-                return await call
+                return await read(arg)
 
-        return await asyncio.gather(*(limited(c) for c in calls))
+        return await asyncio.gather(*(limited(a) for a in args))
+
+
+def _key(op: Operation) -> tuple[str, str]:
+    return (op.kind, op.id) if isinstance(op, Remove) else (kind_of(op.obj), op.obj.key)
 
 
 async def _pump(events: Any, queue: asyncio.Queue[object]) -> None:
@@ -335,5 +376,10 @@ async def _pump(events: Any, queue: asyncio.Queue[object]) -> None:
         async for event in events:
             queue.put_nowait(event)
         queue.put_nowait(_END)
-    except EngineUnavailable as err:
-        queue.put_nowait(err)
+    except Exception as err:
+        # Whatever broke the stream ends the session; the watcher reconnects and relists.
+        queue.put_nowait(
+            err
+            if isinstance(err, EngineUnavailable)
+            else EngineUnavailable(f"event stream failed: {err!r}")
+        )

@@ -1,0 +1,84 @@
+"""Fixtures for tests against a real Docker engine (helpers are in harness.py).
+
+The engine is the one scripts/engine.sh provides; scripts/test starts one when none answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from harness import LABEL, Live
+
+from dockstate.engine import DockerClient, Watcher
+from dockstate.state import EngineState
+
+
+def _docker_answers() -> bool:
+    try:
+        subprocess.run(["docker", "version"], capture_output=True, check=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = os.path.dirname(__file__)
+    ours = [item for item in items if str(item.path).startswith(here)]
+    for item in ours:
+        item.add_marker(pytest.mark.integration)
+    if ours and not _docker_answers():
+        raise pytest.UsageError(
+            "no Docker engine answers: run the tests with scripts/test, which starts one, "
+            "or deselect them with -m 'not integration'"
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cleanup_test_objects() -> Iterator[None]:
+    yield
+
+    # Remove only what the tests created: labelled containers, volumes and networks, and the
+    # images tagged under the test prefix.
+    def run(*args: str) -> list[str]:
+        res = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+        return res.stdout.split()
+
+    containers = run("ps", "-aq", "--filter", f"label={LABEL}")
+    if containers:
+        run("rm", "-f", *containers)
+    volumes = run("volume", "ls", "-q", "--filter", f"label={LABEL}")
+    if volumes:
+        run("volume", "rm", "-f", *volumes)
+    networks = run("network", "ls", "-q", "--filter", f"label={LABEL}")
+    if networks:
+        run("network", "rm", *networks)
+    tags = run("images", "--format", "{{.Repository}}:{{.Tag}}")
+    images = [tag for tag in tags if tag.startswith("dst-")]
+    if images:
+        run("rmi", "-f", *images)
+
+
+@pytest.fixture
+async def live() -> AsyncIterator[Live]:
+    """A watcher following the real engine, connected and loaded."""
+    state = EngineState()
+    async with DockerClient() as client:
+        watcher = Watcher(state, client, reconcile_interval=3600)
+        harness = Live(state, watcher, client)
+        state.subscribe(harness.on_batch)
+        task = asyncio.create_task(watcher.run(fail_fast=True))
+        try:
+            await asyncio.wait_for(watcher.connected.wait(), 30)
+            yield harness
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    # Every change that an event caused reached the state well within a second of the event.
+    slow = [lag for lag in harness.lags if lag >= 1.0]
+    assert not slow, f"event-to-state lags over a second: {slow}"

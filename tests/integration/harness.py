@@ -1,0 +1,133 @@
+"""Helpers for tests against a real Docker engine: the docker CLI as ground truth, unique
+names, and :class:`Live`, a watcher running against the engine.
+
+Every object a test creates carries the label ``dockstate.test`` and a name starting with
+``dst-``; the session fixture in conftest.py removes them all at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import secrets
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockstate.engine import DockerClient, Watcher
+from dockstate.state import ChangeBatch, Container, EngineState
+
+TEST_IMAGE = "dockstate-test/busybox:latest"
+LABEL = "dockstate.test"
+#: How soon after the docker command returns the state must show its effect.
+REFLECT_TIMEOUT = float(os.environ.get("DOCKSTATE_TEST_REFLECT_TIMEOUT", "1.0"))
+
+
+def engine_is_ours() -> bool:
+    """Whether scripts/test started this dockerd, so that tests may restart it."""
+    return os.environ.get("DOCKSTATE_TEST_ENGINE") in ("started", "managed")
+
+
+async def docker(*args: str, check: bool = True, stdin: bytes | None = None) -> str:
+    """Run the docker CLI; return its stdout. Raises AssertionError when it fails."""
+    proc = await asyncio.create_subprocess_exec(
+        "docker",
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate(stdin)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {err.decode().strip()}")
+    return out.decode().strip()
+
+
+async def inspect(*names: str) -> list[dict[str, Any]]:
+    """``docker inspect`` of objects, as the CLI reports them."""
+    result: list[dict[str, Any]] = json.loads(await docker("inspect", *names))
+    return result
+
+
+def unique(prefix: str = "") -> str:
+    """A fresh name for a test object."""
+    return f"dst-{prefix}{secrets.token_hex(4)}"
+
+
+@dataclass
+class Live:
+    """A watcher running against the real engine, and ways to wait for what it commits."""
+
+    state: EngineState
+    watcher: Watcher
+    client: DockerClient
+    batches: list[ChangeBatch] = field(default_factory=list)
+    #: For every committed change caused by a Docker event: seconds from the event's
+    #: timeNano to the commit.
+    lags: list[float] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def on_batch(self, batch: ChangeBatch) -> None:
+        now = time.time_ns()
+        self.batches.append(batch)
+        for change in batch.changes:
+            if (
+                change.cause is not None
+                and change.cause.time_nano
+                and change.cause.type != "reconcile"
+            ):
+                self.lags.append((now - change.cause.time_nano) / 1e9)
+        self._changed.set()
+
+    async def wait_for(
+        self,
+        predicate: Callable[[EngineState], bool],
+        timeout: float = REFLECT_TIMEOUT,  # noqa: ASYNC109 (a deadline, not a cancel scope)
+        what: str = "",
+    ) -> None:
+        """Wait until ``predicate(state)`` holds; fail after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate(self.state):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"the state did not show {what or 'the change'} within {timeout} s"
+                )
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                continue
+
+    def container(self, name: str) -> Container:
+        """The container called ``name`` in the state; fails the test when there is none."""
+        found = next((c for c in self.state.containers.values() if c.name == name), None)
+        assert found is not None, f"no container {name} in the state"
+        return found
+
+
+async def run_container(name: str, *args: str, command: tuple[str, ...] = ("sleep", "300")) -> str:
+    """``docker run -d`` a labelled test container; return its id."""
+    return await docker(
+        "run", "-d", "--name", name, "--label", LABEL + "=1", *args, TEST_IMAGE, *command
+    )
+
+
+def busybox_tar(extra: bytes = b"") -> bytes:
+    """A tarball of a tiny root filesystem: busybox, plus a file that makes the image unique."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        with open("/bin/busybox", "rb") as f:
+            data = f.read()
+        info = tarfile.TarInfo("bin/busybox")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+        marker = tarfile.TarInfo("marker")
+        marker.size = len(extra)
+        tar.addfile(marker, io.BytesIO(extra))
+    return buf.getvalue()
