@@ -5,17 +5,12 @@ The engine is the one scripts/engine.sh provides; scripts/test starts one when n
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from harness import LABEL, Live
-
-from dockstate.engine import DockerClient, Watcher
-from dockstate.state import EngineState
+from harness import LABEL, Live, watching
 
 
 def _docker_answers() -> bool:
@@ -52,9 +47,11 @@ def _cleanup_test_objects() -> Iterator[None]:
     if containers:
         run("rm", "-f", *containers)
     volumes = run("volume", "ls", "-q", "--filter", f"label={LABEL}")
+    volumes += [v for v in run("volume", "ls", "-q") if v.startswith("dst-")]
     if volumes:
         run("volume", "rm", "-f", *volumes)
     networks = run("network", "ls", "-q", "--filter", f"label={LABEL}")
+    networks += list(run("network", "ls", "-q", "--filter", "name=dst-"))
     if networks:
         run("network", "rm", *networks)
     tags = run("images", "--format", "{{.Repository}}:{{.Tag}}")
@@ -66,19 +63,5 @@ def _cleanup_test_objects() -> Iterator[None]:
 @pytest.fixture
 async def live() -> AsyncIterator[Live]:
     """A watcher following the real engine, connected and loaded."""
-    state = EngineState()
-    async with DockerClient() as client:
-        watcher = Watcher(state, client, reconcile_interval=3600)
-        harness = Live(state, watcher, client)
-        state.subscribe(harness.on_batch)
-        task = asyncio.create_task(watcher.run(fail_fast=True))
-        try:
-            await asyncio.wait_for(watcher.connected.wait(), 30)
-            yield harness
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    # Every change that an event caused reached the state well within a second of the event.
-    slow = [lag for lag in harness.lags if lag >= 1.0]
-    assert not slow, f"event-to-state lags over a second: {slow}"
+    async with watching() as harness:
+        yield harness

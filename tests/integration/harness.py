@@ -8,13 +8,14 @@ Every object a test creates carries the label ``dockstate.test`` and a name star
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
 import secrets
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,21 +67,19 @@ class Live:
     watcher: Watcher
     client: DockerClient
     batches: list[ChangeBatch] = field(default_factory=list)
-    #: For every committed change caused by a Docker event: seconds from the event's
-    #: timeNano to the commit.
+    #: For every committed change caused by a Docker event since the harness was created
+    #: (older ones are replays, old by design): seconds from the event's timeNano to commit.
     lags: list[float] = field(default_factory=list)
+    started_ns: int = field(default_factory=time.time_ns)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def on_batch(self, batch: ChangeBatch) -> None:
         now = time.time_ns()
         self.batches.append(batch)
         for change in batch.changes:
-            if (
-                change.cause is not None
-                and change.cause.time_nano
-                and change.cause.type != "reconcile"
-            ):
-                self.lags.append((now - change.cause.time_nano) / 1e9)
+            cause = change.cause
+            if cause is not None and (cause.time_nano or 0) > self.started_ns:
+                self.lags.append((now - (cause.time_nano or 0)) / 1e9)
         self._changed.set()
 
     async def wait_for(
@@ -118,6 +117,30 @@ async def run_container(name: str, *args: str, command: tuple[str, ...] = ("slee
     )
 
 
+@contextlib.asynccontextmanager
+async def watching(**options: Any) -> AsyncIterator[Live]:
+    """A watcher following the real engine (connected and loaded) for the ``with`` body.
+
+    ``options`` go to :class:`Watcher`. On exit, every change that a Docker event caused must
+    have reached the state within a second of the event.
+    """
+    state = EngineState()
+    async with DockerClient() as client:
+        watcher = Watcher(state, client, **{"reconcile_interval": 3600.0, **options})
+        live = Live(state, watcher, client)
+        state.subscribe(live.on_batch)
+        task = asyncio.create_task(watcher.run(fail_fast=True))
+        try:
+            await asyncio.wait_for(watcher.connected.wait(), 30)
+            yield live
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    slow = [lag for lag in live.lags if lag >= 1.0]
+    assert not slow, f"event-to-state lags over a second: {slow}"
+
+
 def busybox_tar(extra: bytes = b"") -> bytes:
     """A tarball of a tiny root filesystem: busybox, plus a file that makes the image unique."""
     buf = io.BytesIO()
@@ -131,3 +154,58 @@ def busybox_tar(extra: bytes = b"") -> bytes:
         marker.size = len(extra)
         tar.addfile(marker, io.BytesIO(extra))
     return buf.getvalue()
+
+
+def comparable(state: EngineState) -> dict[str, Any]:
+    """The state's objects without what legitimately differs between two states that agree:
+    ``rev`` (their histories differ), engine_info (the link), version and timestamps."""
+    snap = state.snapshot()
+    for key in ("engine_info", "version", "last_updated"):
+        del snap[key]
+    snap["system_stats"].pop("rev")
+    for kind in ("containers", "images", "volumes", "networks"):
+        for obj in snap[kind].values():
+            obj.pop("rev")
+    return snap
+
+
+def differences(mine: dict[str, Any], truth: dict[str, Any], limit: int = 8) -> list[str]:
+    """Readable differences between two :func:`comparable` views, field by field."""
+    out: list[str] = []
+    for kind in sorted(set(mine) | set(truth)):
+        a, b = mine.get(kind, {}), truth.get(kind, {})
+        if kind == "system_stats":
+            a, b = {"stats": a}, {"stats": b}
+        for key in sorted(set(a) | set(b)):
+            if key not in b:
+                out.append(f"{kind} {key}: stale (the engine has no such object)")
+            elif key not in a:
+                out.append(f"{kind} {key}: missing")
+            elif a[key] != b[key]:
+                fields = [f for f in set(a[key]) | set(b[key]) if a[key].get(f) != b[key].get(f)]
+                out.extend(
+                    f"{kind} {key} .{f}: {a[key].get(f)!r} != engine {b[key].get(f)!r}"
+                    for f in sorted(fields)
+                )
+    return out[:limit]
+
+
+async def engine_truth() -> dict[str, Any]:
+    """A fresh, full listing of the engine, through a client of its own."""
+    fresh = EngineState()
+    async with DockerClient() as client:
+        await Watcher(fresh, client).load_once()
+    return comparable(fresh)
+
+
+async def wait_converged(state: EngineState, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until ``state`` equals a fresh listing of the engine; fail with the differences."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        diff = differences(comparable(state), await engine_truth())
+        if not diff:
+            return
+        if loop.time() > deadline:
+            raise AssertionError("the state did not converge:\n  " + "\n  ".join(diff))
+        await asyncio.sleep(0.2)

@@ -532,6 +532,23 @@ def test_network_containers_follow_containers_that_name_it() -> None:
     assert change_of(batch, "network", "n1").op == "updated"
 
 
+def test_networks_sharing_a_name_both_list_the_containers_that_name_it() -> None:
+    # Docker allows two networks of one name (e.g. created without CheckDuplicate, or of
+    # different scopes); a container naming it is attached to both as far as the state knows,
+    # whichever order they and the container arrived in.
+    state = new_state()
+    committed(state, [Upsert(network("n1", name="shared")), Upsert(network("n2", name="shared"))])
+
+    batch = committed(state, [Upsert(container("c1", networks=["shared"]))])
+
+    assert state.networks["n1"].containers == ["c1"]
+    assert state.networks["n2"].containers == ["c1"]
+    assert {("network", "n1"), ("network", "n2")} <= changed_keys(batch)
+
+    committed(state, [Remove("container", "c1")])
+    assert state.networks["n1"].containers == state.networks["n2"].containers == []
+
+
 def test_a_network_created_after_its_containers_lists_them() -> None:
     state = new_state()
     committed(state, [Upsert(container("c1", networks=["backend"]))])

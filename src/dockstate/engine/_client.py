@@ -9,14 +9,23 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 
 from ..errors import Conflict, EngineAPIError, EngineUnavailable, NotFound
 
-__all__ = ["DEFAULT_DOCKER_HOST", "DockerClient", "resolve_docker_host"]
+__all__ = [
+    "DEFAULT_DOCKER_HOST",
+    "ContainerAction",
+    "DockerClient",
+    "PruneKind",
+    "resolve_docker_host",
+]
+
+ContainerAction = Literal["start", "stop", "restart", "pause", "unpause", "kill"]
+PruneKind = Literal["containers", "images", "volumes", "networks"]
 
 log = logging.getLogger("dockstate.engine")
 
@@ -173,6 +182,76 @@ class DockerClient:
         return await self._get_optional(
             f"/networks/{quote(network_id, safe='')}", "networks.inspect"
         )
+
+    # -- actions ---------------------------------------------------------------------------
+
+    async def container_action(
+        self, container_id: str, action: ContainerAction, *, grace: int | None = None
+    ) -> None:
+        """``start``, ``stop``, ``restart``, ``pause``, ``unpause`` or ``kill`` a container.
+
+        ``grace`` (stop, restart): seconds to wait before killing.
+        """
+        params = {"t": str(grace)} if grace is not None else None
+        await self._request(
+            "POST",
+            f"/containers/{quote(container_id)}/{action}",
+            f"containers.{action}",
+            params=params,
+        )
+
+    async def rename_container(self, container_id: str, name: str) -> None:
+        await self._request(
+            "POST",
+            f"/containers/{quote(container_id)}/rename",
+            "containers.rename",
+            params={"name": name},
+        )
+
+    async def remove_container(self, container_id: str, *, force: bool = False) -> None:
+        await self._request(
+            "DELETE",
+            f"/containers/{quote(container_id)}",
+            "containers.remove",
+            params={"force": "1" if force else "0"},
+        )
+
+    async def remove_image(self, image: str, *, force: bool = False) -> None:
+        await self._request(
+            "DELETE",
+            f"/images/{quote(image, safe='')}",
+            "images.remove",
+            params={"force": "1" if force else "0"},
+        )
+
+    async def create_volume(self, name: str, labels: Mapping[str, str] | None = None) -> None:
+        body = {"Name": name, "Labels": dict(labels or {})}
+        await self._request("POST", "/volumes/create", "volumes.create", json_body=body)
+
+    async def remove_volume(self, name: str, *, force: bool = False) -> None:
+        await self._request(
+            "DELETE",
+            f"/volumes/{quote(name, safe='')}",
+            "volumes.remove",
+            params={"force": "1" if force else "0"},
+        )
+
+    async def create_network(self, name: str, labels: Mapping[str, str] | None = None) -> str:
+        """Create a bridge network; return its id."""
+        body = {"Name": name, "Labels": dict(labels or {}), "CheckDuplicate": True}
+        response = await self._request(
+            "POST", "/networks/create", "networks.create", json_body=body
+        )
+        return str(response.json().get("Id", ""))
+
+    async def remove_network(self, network_id: str) -> None:
+        await self._request("DELETE", f"/networks/{quote(network_id, safe='')}", "networks.remove")
+
+    async def prune(self, kind: PruneKind) -> dict[str, Any]:
+        """Prune unused objects of one kind; return the engine's report."""
+        response = await self._request("POST", f"/{kind}/prune", f"{kind}.prune")
+        report: dict[str, Any] = response.json()
+        return report
 
     # -- events ----------------------------------------------------------------------------
 

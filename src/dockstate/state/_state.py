@@ -207,13 +207,17 @@ class EngineState:
                 self._apply_plain(builder, kind, key, new, cause)
         # Objects whose users changed: refresh their derived fields (a no-op for those the
         # batch upserted itself, which were derived from the final indexes already).
-        network_ids = {n.name: n.key for n in self.networks.values()} if touched["network"] else {}
+        # Containers name networks, and two networks may share a name: refresh all of them.
+        network_ids: dict[str, list[str]] = {}
+        if touched["network"]:
+            for net in self.networks.values():
+                network_ids.setdefault(net.name, []).append(net.key)
         for kind, refs in touched.items():
             for ref in sorted(refs):
-                key = network_ids.get(ref, "") if kind == "network" else ref
-                old = self._maps[kind].get(key)
-                if old is not None:
-                    self._maps[kind][key] = builder.put(kind, old, self._derive(old))
+                for key in network_ids.get(ref, []) if kind == "network" else [ref]:
+                    old = self._maps[kind].get(key)
+                    if old is not None:
+                        self._maps[kind][key] = builder.put(kind, old, self._derive(old))
         self._stats = cast(SystemStats, builder.put("engine", self._stats, self._compute_stats()))
         if not builder.changes:
             return None
