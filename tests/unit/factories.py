@@ -32,7 +32,6 @@ __all__ = [
     "engine_info",
     "entities",
     "image",
-    "image_id",
     "last_change_of",
     "network",
     "new_state",
@@ -42,11 +41,6 @@ __all__ = [
 ]
 
 CREATED = "2026-01-01T00:00:00.000000Z"
-
-
-def image_id(n: int | str) -> str:
-    """A ``sha256:``-style image id, distinct per ``n``."""
-    return "sha256:" + f"{n}".rjust(64, "0")
 
 
 class StepClock:

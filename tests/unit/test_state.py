@@ -651,9 +651,7 @@ PROTOCOL_FIELDS: dict[str, set[str]] = {
     },
     "images": {"id", "tags", "digests", "size", "created", "containers", "dangling", "rev"},
     "volumes": {"name", "driver", "mountpoint", "created", "labels", "scope", "used_by", "rev"},
-    "networks": {
-        *("id", "name", "driver", "scope", "internal", "subnets", "containers", "labels", "rev"),
-    },
+    "networks": {"id", "name", "driver", "scope", "internal", "subnets", "containers", "labels"},
 }
 
 
