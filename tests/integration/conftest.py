@@ -5,7 +5,6 @@ The engine is the one scripts/engine.sh provides; scripts/test starts one when n
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 
@@ -21,12 +20,9 @@ def _docker_answers() -> bool:
     return True
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected what it deselects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = os.path.dirname(__file__)
-    ours = [item for item in items if str(item.path).startswith(here)]
-    for item in ours:
-        item.add_marker(pytest.mark.integration)
-    if ours and not _docker_answers():
+    if any(item.get_closest_marker("integration") for item in items) and not _docker_answers():
         raise pytest.UsageError(
             "no Docker engine answers: run the tests with scripts/test, which starts one, "
             "or deselect them with -m 'not integration'"

@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 from dockstate.engine import DockerClient, Watcher
 from dockstate.state import EngineState
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # -- random operations ---------------------------------------------------------------------

@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
 from harness import LABEL, TEST_IMAGE, Live, busybox_tar, docker, inspect, run_container, unique
 
 from dockstate.state import Container, EngineState
+
+pytestmark = pytest.mark.integration
 
 
 def _by_name(state: EngineState, name: str) -> Container | None:

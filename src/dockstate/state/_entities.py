@@ -210,7 +210,9 @@ class SystemStats(Entity):
     containers: int = 0
     containers_running: int = 0
     containers_paused: int = 0
-    containers_stopped: int = Field(default=0, description="exited, created or dead")
+    containers_stopped: int = Field(
+        default=0, description="Neither running nor paused: created, exited, dead, removing."
+    )
     containers_unhealthy: int = 0
     images: int = 0
     images_size: int = 0

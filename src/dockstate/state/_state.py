@@ -288,12 +288,13 @@ class EngineState:
             states[c.state] += 1
             unhealthy += c.health == "unhealthy"
         sizes = [(i.size, i.dangling) for i in images]
+        total, running = len(self._maps["container"]), states["running"] + states["restarting"]
         return SystemStats(
             rev=self._stats.rev,
-            containers=len(self._maps["container"]),
-            containers_running=states["running"] + states["restarting"],
+            containers=total,
+            containers_running=running,
             containers_paused=states["paused"],
-            containers_stopped=states["exited"] + states["created"] + states["dead"],
+            containers_stopped=total - running - states["paused"],
             containers_unhealthy=unhealthy,
             images=len(sizes),
             images_size=sum(size for size, _ in sizes),
