@@ -1,7 +1,8 @@
 """The ``dockstate`` command line.
 
 ``dockstate snapshot`` prints the engine's state as JSON; ``dockstate watch`` prints every
-change batch as it is committed. Every failure ends in one clear line on stderr, never a
+change batch as it is committed (``dockstate watch --url URL`` follows a running dockstate
+server instead of the engine). Every failure ends in one clear line on stderr, never a
 traceback.
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,9 +22,9 @@ from typing import Any, TextIO
 from . import __version__
 from .engine import DockerClient, Watcher, resolve_docker_host
 from .errors import DockstateError
-from .state import Change, ChangeBatch, EngineState
+from .state import MAP_OF_KIND, Change, ChangeBatch, EngineState
 
-__all__ = ["describe_batch", "main"]
+__all__ = ["describe_batch", "describe_message", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +47,28 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     engine_command("snapshot", "Print the engine's whole state as JSON.")
+    serve = engine_command("serve", "Serve the live state over WebSocket and REST.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port to bind (default: 8765)")
+    serve.add_argument(
+        "--token", help="the clients' secret (default: $DOCKSTATE_TOKEN, else a random one)"
+    )
+    serve.add_argument("--read-only", action="store_true", help="refuse every action")
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a browser origin allowed besides the server's own (repeatable)",
+    )
+    serve.add_argument("--reconcile-interval", type=float, default=60.0, metavar="SECONDS")
+    tuning = serve.add_argument_group("tuning (defaults suit most uses)")
+    tuning.add_argument("--heartbeat-ms", type=int, default=15_000)
+    tuning.add_argument("--hello-timeout", type=float, default=10.0, metavar="SECONDS")
+    tuning.add_argument("--max-pending", type=int, default=10_000)
+    tuning.add_argument("--send-timeout", type=float, default=30.0, metavar="SECONDS")
+    tuning.add_argument("--rate", type=float, default=50.0, help="client messages per second")
+    tuning.add_argument("--history-limit", type=int, default=10_000, help="changes kept for resume")
     watch = engine_command("watch", "Print each change to the engine's state as it happens.")
     watch.add_argument("--json", action="store_true", help="one JSON object per change batch")
     watch.add_argument(
@@ -53,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often to relist everything and repair what events missed (default: 60)",
     )
+    watch.add_argument(
+        "--url",
+        metavar="URL",
+        help="follow the dockstate server at URL (http://HOST:PORT) instead of the engine",
+    )
+    watch.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
     return parser
 
 
@@ -67,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "snapshot":
             asyncio.run(_snapshot(args.docker_host, sys.stdout))
+        elif args.command == "serve":
+            _serve(args)
+        elif args.url is not None:
+            asyncio.run(_follow(args, sys.stdout))
         else:
             asyncio.run(_watch(args.docker_host, args.json, args.reconcile_interval, sys.stdout))
     except DockstateError as err:
@@ -79,6 +114,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     return 0
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import os
+
+    import uvicorn
+
+    from .server import ServerConfig, create_app
+
+    token = args.token or os.environ.get("DOCKSTATE_TOKEN")
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    if not loopback and not token:
+        raise DockstateError(
+            f"refusing to listen on {args.host} with a random token: set --token or "
+            "DOCKSTATE_TOKEN (and put TLS in front of it)"
+        )
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        docker_host=args.docker_host,
+        read_only=args.read_only,
+        allow_origins=tuple(args.allow_origin),
+        reconcile_interval=args.reconcile_interval,
+        heartbeat_ms=args.heartbeat_ms,
+        hello_timeout=args.hello_timeout,
+        max_pending=args.max_pending,
+        send_timeout=args.send_timeout,
+        rate=args.rate,
+        burst=max(1, int(args.rate * 2)),
+        history_limit=args.history_limit,
+    )
+    if token:
+        config = dataclasses.replace(config, token=token)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            host=args.host,
+            port=args.port,
+            ws="websockets-sansio",
+            ws_max_size=64 * 1024,
+            ws_per_message_deflate=True,
+            log_level="info" if args.verbose else "warning",
+            timeout_graceful_shutdown=3,
+        )
+    )
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"dockstate {__version__} serving the engine at {resolve_docker_host(args.docker_host)}\n"
+        f"  open http://{shown_host}:{args.port}/?token={config.token}"
+        + ("\n  read-only: actions are refused" if args.read_only else ""),
+        flush=True,
+    )
+    server.run()
+    if not server.started:
+        raise DockstateError(f"could not listen on {args.host}:{args.port}")
 
 
 async def _snapshot(docker_host: str | None, out: TextIO) -> None:
@@ -102,6 +192,96 @@ async def _watch(docker_host: str | None, as_json: bool, interval: float, out: T
     state.subscribe(show)
     async with DockerClient(docker_host) as docker:
         await Watcher(state, docker, reconcile_interval=interval).run(fail_fast=True)
+
+
+async def _follow(args: argparse.Namespace, out: TextIO) -> None:
+    """``dockstate watch --url``: print what a dockstate server's change stream says."""
+    from .client import Client
+
+    if args.docker_host is not None:
+        raise DockstateError("--docker-host and --url exclude each other")
+    token = args.token or os.environ.get("DOCKSTATE_TOKEN")
+    if not token:
+        raise DockstateError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
+    try:
+        client = Client(args.url, token)
+    except ValueError as err:
+        raise DockstateError(str(err)) from None
+    async with client, client.watch() as watch:
+        previous: dict[str, Any] | None = None
+        async for state in watch:
+            message = watch.last_message
+            assert message is not None
+            if args.json:
+                out.write(json.dumps(message, separators=(",", ":")) + "\n")
+            else:
+                out.write(describe_message(message, state, previous))
+            out.flush()
+            previous = state
+
+
+def describe_message(
+    message: dict[str, Any], state: dict[str, Any], previous: dict[str, Any] | None = None
+) -> str:
+    """A server's ``snapshot`` or ``changes`` message as readable lines, like
+    :func:`describe_batch`: one summary line for a snapshot, one line per change.
+
+    ``state`` is the protocol EngineState after the message, ``previous`` the one before it
+    (where removed objects, and objects updated by a patch, find their names).
+    """
+    if message["type"] == "snapshot":
+        containers = state.get("containers", {})
+        running = sum(1 for c in containers.values() if c.get("state") == "running")
+        engine = (state.get("engine_info") or {}).get("status", "unknown")
+        return (
+            f"{_clock(state.get('last_updated'))} v{message['version']} snapshot "
+            f"{len(containers)} containers ({running} running), "
+            f"{len(state.get('images', {}))} images, {len(state.get('volumes', {}))} volumes, "
+            f"{len(state.get('networks', {}))} networks; engine {engine}\n"
+        )
+    clock = _clock(message.get("timestamp"))
+    return "".join(
+        f"{clock} v{c['v']} {_describe_wire_change(c, state, previous)}\n"
+        for c in message["changes"]
+    )
+
+
+def _clock(timestamp: str | None) -> str:
+    if not timestamp:
+        return "--:--:--.---"
+    try:
+        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    return moment.strftime("%H:%M:%S.%f")[:-3]
+
+
+def _describe_wire_change(
+    change: dict[str, Any], state: dict[str, Any], previous: dict[str, Any] | None
+) -> str:
+    kind, key = change["kind"], change["id"]
+    name = key[:12] if kind in ("container", "network") else key
+    obj = change.get("object")
+    if obj is None:
+        # A removed object is named as it was, an updated one as it is now.
+        source = previous if change["op"] == "removed" else state
+        holder = (source or {}) if kind == "engine" else (source or {}).get(MAP_OF_KIND[kind], {})
+        obj = holder.get(key)
+    if isinstance(obj, dict):
+        name = obj.get("name") or (obj.get("tags") or [name])[0]
+    text = f"{kind} {change['op']} {name}"
+    if change["op"] == "updated" and change.get("patch"):
+        fields = []
+        for op in change["patch"]:
+            path = op["path"].lstrip("/")
+            if path == "rev":
+                continue
+            fields.append(f"{path}={json.dumps(op['value'])}" if "value" in op else f"-{path}")
+        text += ": " + ", ".join(fields)
+    cause = change.get("cause")
+    if cause:
+        text += f"  ({cause.get('type')} {cause.get('action')})"
+    return text
 
 
 def describe_batch(batch: ChangeBatch, state: EngineState) -> str:

@@ -4,6 +4,8 @@ Every error that dockstate raises on purpose is a :class:`DockstateError`, so th
 (the CLI, the server) can turn any of them into a clear one-line message::
 
     DockstateError
+    ├── AuthError                  a dockstate server refused our token (401, 4401) or us (403)
+    ├── ProtocolError              a dockstate server and client broke the wire protocol
     ├── StateError                 the core refused something
     │   ├── InvalidBatch           a batch failed validation; the state is untouched
     │   └── VersionError           a version outside the replayable window
@@ -21,6 +23,7 @@ This module imports nothing, so that the I/O-free core can use it.
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "Conflict",
     "DockstateError",
     "EngineAPIError",
@@ -28,6 +31,7 @@ __all__ = [
     "EngineUnavailable",
     "InvalidBatch",
     "NotFound",
+    "ProtocolError",
     "StateError",
     "VersionError",
     "VersionExpired",
@@ -37,6 +41,24 @@ __all__ = [
 
 class DockstateError(Exception):
     """Base of every error dockstate raises on purpose; ``str(err)`` is user-readable."""
+
+
+class AuthError(DockstateError):
+    """A dockstate server refused us: wrong or missing token (HTTP 401, close 4401), or a
+    forbidden origin or action (HTTP 403, close 4403; e.g. a read-only server).
+
+    Attributes:
+        status: the HTTP status or WebSocket close code the server answered with.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ProtocolError(DockstateError):
+    """A dockstate server and its client do not speak the same protocol: an unexpected or
+    malformed message, or a close for a protocol violation (4400, 4409, 4429, 1009)."""
 
 
 class StateError(DockstateError):

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -247,9 +247,16 @@ class DockerClient:
     async def remove_network(self, network_id: str) -> None:
         await self._request("DELETE", f"/networks/{quote(network_id, safe='')}", "networks.remove")
 
-    async def prune(self, kind: PruneKind) -> dict[str, Any]:
-        """Prune unused objects of one kind; return the engine's report."""
-        response = await self._request("POST", f"/{kind}/prune", f"{kind}.prune")
+    async def prune(self, kind: PruneKind, *, labels: Sequence[str] = ()) -> dict[str, Any]:
+        """Prune unused objects of one kind; return the engine's report.
+
+        ``labels``: prune only objects with these labels (Docker's ``label`` filter: ``key``
+        or ``key=value``; all must match).
+        """
+        params = None
+        if labels:
+            params = {"filters": json.dumps({"label": dict.fromkeys(labels, True)})}
+        response = await self._request("POST", f"/{kind}/prune", f"{kind}.prune", params=params)
         report: dict[str, Any] = response.json()
         return report
 

@@ -83,8 +83,10 @@ Operation: TypeAlias = Upsert | Remove
 class Change:
     """One committed change of one object, at state version ``v``.
 
-    ``obj`` is the object after the change (``None`` when removed); ``patch`` is the RFC 6902
-    JSON Patch from the previous object to ``obj`` (only for ``updated``).
+    ``obj`` is the object after the change (``None`` when removed) and ``prev`` the one
+    before it (``None`` when created); ``patch`` is the RFC 6902 JSON Patch from ``prev`` to
+    ``obj`` (only for ``updated``). ``prev`` lets a reader tell what a client that stopped at
+    an older version could see (e.g. whether the object matched its filter then).
     """
 
     v: int
@@ -94,6 +96,7 @@ class Change:
     obj: Entity | None = None
     patch: list[dict[str, Any]] | None = None
     cause: Cause | None = None
+    prev: Entity | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The change as protocol.md §4 puts it on the wire."""

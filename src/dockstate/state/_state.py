@@ -235,7 +235,7 @@ class EngineState:
         old = containers.get(key)
         if new is None:
             if old is not None:
-                builder.remove("container", key, cause)
+                builder.remove("container", key, old, cause)
                 del containers[key]
         else:
             containers[key] = cast(Container, builder.put("container", old, new, cause))
@@ -262,7 +262,7 @@ class EngineState:
         old = objects.get(key)
         if new is None:
             if old is not None:
-                builder.remove(kind, key, cause)
+                builder.remove(kind, key, old, cause)
                 del objects[key]
             return
         objects[key] = builder.put(kind, old, self._derive(new), cause)
@@ -338,13 +338,13 @@ class _BatchBuilder:
         else:
             patch = jsonpatch.make_patch(old.model_dump(mode="json"), new.model_dump(mode="json"))
             self.changes.append(
-                Change(self.version, kind, "updated", new.key, new, list(patch.patch), cause)
+                Change(self.version, kind, "updated", new.key, new, list(patch.patch), cause, old)
             )
         return new
 
-    def remove(self, kind: Kind, key: str, cause: Cause | None) -> None:
+    def remove(self, kind: Kind, key: str, old: Entity, cause: Cause | None) -> None:
         self.version += 1
-        self.changes.append(Change(self.version, kind, "removed", key, None, None, cause))
+        self.changes.append(Change(self.version, kind, "removed", key, None, None, cause, old))
 
 
 def _validate(ops: list[Operation]) -> list[_Staged]:

@@ -1,6 +1,8 @@
-"""Fixtures for tests against a real Docker engine (helpers are in harness.py).
+"""Fixtures shared by the test layers.
 
-The engine is the one scripts/engine.sh provides; scripts/test starts one when none answers.
+- Engine: the real Docker engine that scripts/engine.sh provides (scripts/test starts one when
+  none answers); helpers in integration/harness.py.
+- Server: a real `dockstate serve` process; helpers in server/server_harness.py.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from harness import LABEL, Live, watching
+from server_harness import ServerProcess, start_server
 
 
 def _docker_answers() -> bool:
@@ -61,3 +64,11 @@ async def live() -> AsyncIterator[Live]:
     """A watcher following the real engine, connected and loaded."""
     async with watching() as harness:
         yield harness
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[ServerProcess]:
+    """One `dockstate serve` for the session, watching the real engine."""
+    proc = start_server()
+    yield proc
+    proc.stop()

@@ -1,0 +1,6 @@
+"""The dockstate server: REST, the WebSocket protocol, and the lifespan that runs the watcher."""
+
+from ._app import create_app
+from ._config import ServerConfig
+
+__all__ = ["ServerConfig", "create_app"]

@@ -1,0 +1,52 @@
+"""The ASGI app: its lifespan owns the engine client, the watcher and the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..engine import DockerClient, Watcher, resolve_docker_host
+from ..hub import Hub
+from ..state import EngineState
+from ._config import ServerConfig
+from ._context import ServerContext
+from ._rest import install_rest
+from ._ws import websocket_endpoint
+
+__all__ = ["create_app"]
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """Build the dockstate server for ``config``; nothing starts until its lifespan does."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = EngineState(
+            host=resolve_docker_host(config.docker_host), history_limit=config.history_limit
+        )
+        async with DockerClient(config.docker_host) as docker:
+            watcher = Watcher(state, docker, reconcile_interval=config.reconcile_interval)
+            hub = Hub(state, max_pending=config.max_pending)
+            app.state.dockstate = ServerContext(config, state, docker, watcher, hub)
+            task = asyncio.create_task(watcher.run(), name="dockstate-watcher")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                hub.close()
+
+    app = FastAPI(
+        title="dockstate",
+        version=__version__,
+        summary="The live state of a Docker engine.",
+        lifespan=lifespan,
+    )
+    install_rest(app)
+    app.add_api_websocket_route("/api/v1/ws", websocket_endpoint)
+    return app

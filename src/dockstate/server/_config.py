@@ -1,0 +1,46 @@
+"""The server's settings, with the defaults of `dockstate serve`."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from ..state import DEFAULT_HISTORY_LIMIT
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server can be told.
+
+    Attributes:
+        host, port: where to listen; loopback by default.
+        token: the secret every client must present; random unless given.
+        docker_host: the engine to watch (default: $DOCKER_HOST, else the local socket).
+        read_only: refuse every action (REST POST/DELETE) with 403.
+        allow_origins: extra browser origins allowed to open the WebSocket.
+        reconcile_interval: seconds between two full relists of the engine.
+        heartbeat_ms: the longest an idle subscription waits for a bookmark.
+        hello_timeout: seconds a new connection has to say hello.
+        max_pending: coalesced changes a subscription may have waiting before the server gives
+            up on them and sends SLOW_CONSUMER with a fresh snapshot.
+        send_timeout: seconds one send may block before the client is closed with 4499.
+        rate, burst: incoming messages per second per connection (token bucket).
+        history_limit: how many changes a client can resume across.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    docker_host: str | None = None
+    read_only: bool = False
+    allow_origins: tuple[str, ...] = ()
+    reconcile_interval: float = 60.0
+    heartbeat_ms: int = 15_000
+    hello_timeout: float = 10.0
+    max_pending: int = 10_000
+    send_timeout: float = 30.0
+    rate: float = 50.0
+    burst: int = 100
+    history_limit: int = DEFAULT_HISTORY_LIMIT

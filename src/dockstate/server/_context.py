@@ -1,0 +1,38 @@
+"""What every request handler reaches: the state, the engine, the hub, the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from starlette.requests import HTTPConnection
+
+from ..engine import DockerClient, Watcher
+from ..hub import Hub
+from ..state import EngineState
+from ._config import ServerConfig
+
+__all__ = ["ServerContext", "context_of"]
+
+
+@dataclass
+class ServerContext:
+    """The live parts of one server, created and torn down by the app's lifespan."""
+
+    config: ServerConfig
+    state: EngineState
+    docker: DockerClient
+    watcher: Watcher
+    hub: Hub
+    #: Seconds from a Docker event's timeNano to the send of the first message carrying it;
+    #: the metrics module observes these.
+    observers: list[Any] = field(default_factory=list)
+
+    def observe_latency(self, seconds: float) -> None:
+        for observe in self.observers:
+            observe(seconds)
+
+
+def context_of(conn: HTTPConnection) -> ServerContext:
+    """The server context of a request or WebSocket."""
+    return cast(ServerContext, conn.app.state.dockstate)

@@ -1,0 +1,163 @@
+"""REST (protocol.md §6): the state, the changes since a version, /healthz, and the problem
+details (RFC 9457) that every REST error is answered with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from ..errors import VersionError, VersionExpired
+from ._auth import token_from_headers, token_matches
+from ._context import ServerContext, context_of
+
+__all__ = [
+    "PROBLEM_JSON",
+    "Context",
+    "Problem",
+    "ProblemError",
+    "authenticated",
+    "install_rest",
+    "problem",
+    "problem_responses",
+]
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object; routes may add members (e.g. ``oldest``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(default="about:blank", description="Always about:blank.")
+    title: str = Field(description="The HTTP status phrase, e.g. 'Conflict'.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong; for engine refusals, Docker's message.")
+
+
+def problem(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """An RFC 9457 problem details response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+class ProblemError(HTTPException):
+    """Raise to answer with a problem details response."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None, **extra: Any) -> None:
+        headers = extra.pop("headers", None)
+        super().__init__(status, detail, headers)
+        self.title = title or _phrase(status)
+        self.extra = extra
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+_DESCRIPTIONS = {
+    400: "The engine refused the request's parameters (Docker's message).",
+    401: "No token, or a wrong one.",
+    403: "The server is read-only, or the engine forbids it (Docker's message).",
+    404: "No such object (Docker's message).",
+    409: "The engine refused in the object's current state (Docker's message).",
+    410: "The version is older than the oldest change still kept.",
+    422: "The request's parameters or body are invalid.",
+    502: "The engine failed with an internal error (Docker's message).",
+    503: "The Docker engine cannot be reached.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting problem details answers with these statuses."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {
+            "description": _DESCRIPTIONS.get(status, _phrase(status)),
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        for status in statuses
+    }
+
+
+def authenticated(request: Request) -> ServerContext:
+    """The server context, once the request has shown the token (bearer header or cookie)."""
+    ctx = context_of(request)
+    if not token_matches(token_from_headers(request.headers, request.cookies), ctx.config.token):
+        raise ProblemError(
+            401,
+            "a valid token is required (Authorization: Bearer …)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return ctx
+
+
+Context = Annotated[ServerContext, Depends(authenticated)]
+
+
+def install_rest(app: FastAPI) -> None:
+    """Add the read-only REST routes and the problem+json error handlers to ``app``."""
+
+    @app.exception_handler(HTTPException)
+    async def _on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        # ProblemError, and Starlette's own (unknown route 404, wrong method 405).
+        title = getattr(exc, "title", None) or _phrase(exc.status_code)
+        extra: dict[str, Any] = getattr(exc, "extra", None) or {}
+        return problem(exc.status_code, title, str(exc.detail), exc.headers, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"]) or "request"
+        return problem(422, _phrase(422), f"{where}: {first['msg']}", errors=errors)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(request: Request) -> dict[str, Any]:
+        """Liveness, without authentication: the server answers, and its link to Docker."""
+        ctx = context_of(request)
+        return {"status": "ok", "engine": ctx.state.engine_info.status}
+
+    @app.get("/api/v1/state", tags=["state"], responses=problem_responses(401))
+    async def get_state(ctx: Context) -> dict[str, Any]:
+        """The whole EngineState with its epoch and version."""
+        state = ctx.state
+        return {"epoch": state.epoch, "version": state.version, "state": state.snapshot()}
+
+    @app.get(
+        "/api/v1/changes",
+        tags=["state"],
+        response_model=None,
+        responses=problem_responses(401, 409, 410, 422),
+    )
+    async def get_changes(ctx: Context, since: Annotated[int, Query(ge=0)]) -> Any:
+        """Every change after version ``since``; 410 when it is older than the history,
+        409 when it is newer than the current version."""
+        state = ctx.state
+        try:
+            changes = state.changes_since(since)
+        except VersionExpired as err:
+            return problem(410, "Gone", str(err), oldest=err.oldest, current=err.current)
+        except VersionError as err:
+            return problem(409, "Conflict", str(err), oldest=err.oldest, current=err.current)
+        return {
+            "epoch": state.epoch,
+            "from": since,
+            "to": state.version,
+            "changes": [c.to_json() for c in changes],
+        }
