@@ -119,9 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> None:
     import os
 
-    import uvicorn
-
-    from .server import ServerConfig, create_app
+    from .server import ServerConfig, serve
 
     token = args.token or os.environ.get("DOCKSTATE_TOKEN")
     loopback = args.host in ("127.0.0.1", "localhost", "::1")
@@ -147,18 +145,6 @@ def _serve(args: argparse.Namespace) -> None:
     )
     if token:
         config = dataclasses.replace(config, token=token)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            host=args.host,
-            port=args.port,
-            ws="websockets-sansio",
-            ws_max_size=64 * 1024,
-            ws_per_message_deflate=True,
-            log_level="info" if args.verbose else "warning",
-            timeout_graceful_shutdown=3,
-        )
-    )
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"dockstate {__version__} serving the engine at {resolve_docker_host(args.docker_host)}\n"
@@ -166,8 +152,7 @@ def _serve(args: argparse.Namespace) -> None:
         + ("\n  read-only: actions are refused" if args.read_only else ""),
         flush=True,
     )
-    server.run()
-    if not server.started:
+    if not serve(config, verbose=args.verbose):
         raise DockstateError(f"could not listen on {args.host}:{args.port}")
 
 

@@ -291,3 +291,25 @@ async def test_resume_table(short_history: ServerProcess) -> None:
         assert any(c["op"] == "removed" and c["id"] == "dst-resume-0" for c in live["changes"])
     for i in range(1, 4):
         await adocker("volume", "rm", f"dst-resume-{i}")
+
+
+async def test_permessage_deflate_is_negotiated_when_offered(server: ServerProcess) -> None:
+    async with peer(server) as p:  # the websockets client offers permessage-deflate
+        extensions = (
+            p.ws.response.headers.get("Sec-WebSocket-Extensions", "") if p.ws.response else ""
+        )
+        assert "permessage-deflate" in extensions
+        assert (await subscribe(p))["type"] == "snapshot"  # and compressed frames decode
+    async with peer(server, compression=None) as p:  # and it is never required
+        assert (await subscribe(p))["type"] == "snapshot"
+
+
+async def test_server_shutdown_closes_1001() -> None:
+    proc = start_server()
+    try:
+        async with peer(proc) as p:
+            await subscribe(p)
+            proc.process.terminate()
+            assert await p.closed_with(timeout=10) == 1001
+    finally:
+        proc.stop()

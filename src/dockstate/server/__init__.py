@@ -2,5 +2,6 @@
 
 from ._app import create_app
 from ._config import ServerConfig
+from ._run import serve
 
-__all__ = ["ServerConfig", "create_app"]
+__all__ = ["ServerConfig", "create_app", "serve"]

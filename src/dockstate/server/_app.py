@@ -12,9 +12,12 @@ from .. import __version__
 from ..engine import DockerClient, Watcher, resolve_docker_host
 from ..hub import Hub
 from ..state import EngineState
+from ._actions import install_actions
 from ._config import ServerConfig
 from ._context import ServerContext
+from ._metrics import Metrics, install_metrics
 from ._rest import install_rest
+from ._schema import install_schema
 from ._ws import websocket_endpoint
 
 __all__ = ["create_app"]
@@ -22,6 +25,7 @@ __all__ = ["create_app"]
 
 def create_app(config: ServerConfig) -> FastAPI:
     """Build the dockstate server for ``config``; nothing starts until its lifespan does."""
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,7 +35,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         async with DockerClient(config.docker_host) as docker:
             watcher = Watcher(state, docker, reconcile_interval=config.reconcile_interval)
             hub = Hub(state, max_pending=config.max_pending)
-            app.state.dockstate = ServerContext(config, state, docker, watcher, hub)
+            ctx = ServerContext(config, state, docker, watcher, hub)
+            metrics.attach(ctx)
+            app.state.dockstate = ctx
             task = asyncio.create_task(watcher.run(), name="dockstate-watcher")
             try:
                 yield
@@ -40,6 +46,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
                 hub.close()
+                metrics.detach()
 
     app = FastAPI(
         title="dockstate",
@@ -48,5 +55,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         lifespan=lifespan,
     )
     install_rest(app)
+    install_actions(app)
+    install_schema(app)
+    install_metrics(app, metrics)
     app.add_api_websocket_route("/api/v1/ws", websocket_endpoint)
     return app

@@ -27,6 +27,8 @@ class ServerContext:
     #: Seconds from a Docker event's timeNano to the send of the first message carrying it;
     #: the metrics module observes these.
     observers: list[Any] = field(default_factory=list)
+    #: The open WebSocket connections (server._ws.Connection), to close them on shutdown.
+    connections: set[Any] = field(default_factory=set)
 
     def observe_latency(self, seconds: float) -> None:
         for observe in self.observers:

@@ -76,10 +76,17 @@ class Connection:
         self._refilled = time.monotonic()
         self._strikes = 0
         self._closing = False
+        self._close_request: _Close | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    def request_close(self, code: int, reason: str) -> None:
+        """Close the connection with ``code`` once what is being written has been written."""
+        self._close_request = _Close(code, reason)
+        self._wake.set()
+
     async def run(self) -> None:
+        self.ctx.connections.add(self)
         try:
             await self._handshake()
             self.ctx.hub.register(self, self._subs, self._wake.set)
@@ -94,6 +101,8 @@ class Connection:
         except Exception:
             log.exception("a WebSocket connection failed")
             await self._close(CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            self.ctx.connections.discard(self)
 
     async def _close(self, code: int, reason: str) -> None:
         if self.ws.client_state == WebSocketState.CONNECTED:
@@ -257,6 +266,8 @@ class Connection:
         while True:
             while self._control:
                 await self._send(self._control.popleft())
+            if self._close_request is not None:
+                raise self._close_request
             if self._closing:
                 return
             now = time.monotonic()

@@ -1,0 +1,236 @@
+"""The actions of protocol.md §6: REST calls that ask the Docker engine to change something.
+
+Every action is answered ``202 {"operation", "accepted_at_version"}`` once the engine has
+accepted it; its effect reaches the state (and every client) through the event stream, like
+any other change. Engine refusals keep Docker's own message: 404 no such object, 409 conflict
+(other 4xx pass through, 5xx become 502); an unreachable engine is 503. A read-only server
+refuses every action with 403.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar, get_args
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..engine._client import ContainerAction, PruneKind
+from ..errors import EngineAPIError, EngineUnavailable
+from ._context import ServerContext
+from ._rest import Context, ProblemError, problem_responses
+
+__all__ = ["Accepted", "CreateRequest", "RenameRequest", "install_actions"]
+
+log = logging.getLogger("dockstate.server")
+
+_T = TypeVar("_T")
+
+#: Docker's rule for container and volume names (we apply it to networks too).
+NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+
+
+class Accepted(BaseModel):
+    """The engine has accepted an action; its effect arrives through the change stream."""
+
+    operation: str = Field(description="A random id naming this action (it is in the log).")
+    accepted_at_version: int = Field(
+        description=(
+            "The state version when the engine answered. Changes the action caused may be "
+            "committed before or after it: follow the change stream, not this number, to see "
+            "the effect."
+        )
+    )
+    id: str | None = Field(
+        default=None,
+        description="Extension: the key of the object created (network id, volume name).",
+    )
+    report: dict[str, Any] | None = Field(
+        default=None, description="Extension: the engine's prune report (what went, bytes freed)."
+    )
+
+
+class RenameRequest(BaseModel):
+    """The body of ``POST /api/v1/containers/{id}/rename``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255, pattern=NAME_PATTERN)
+
+
+class CreateRequest(BaseModel):
+    """The body of ``POST /api/v1/volumes`` and ``POST /api/v1/networks``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255, pattern=NAME_PATTERN)
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Extension: labels of the new object."
+    )
+
+
+def writable(ctx: Context) -> ServerContext:
+    """The server context, unless the server is read-only (then 403)."""
+    if ctx.config.read_only:
+        raise ProblemError(403, "this server is read-only: actions are refused")
+    return ctx
+
+
+Writer = Annotated[ServerContext, Depends(writable)]
+
+
+async def perform(ctx: ServerContext, what: str, call: Awaitable[_T]) -> tuple[Accepted, _T]:
+    """Await an engine call; return its acceptance and result, or raise its problem."""
+    try:
+        result = await call
+    except EngineUnavailable as err:
+        raise ProblemError(503, str(err)) from None
+    except EngineAPIError as err:
+        status = err.status if 400 <= err.status < 500 else 502
+        raise ProblemError(status, err.message) from None
+    accepted = Accepted(operation=secrets.token_hex(8), accepted_at_version=ctx.state.version)
+    log.info(
+        "operation %s: %s (accepted at version %d)",
+        accepted.operation,
+        what,
+        accepted.accepted_at_version,
+    )
+    return accepted, result
+
+
+async def _accept(ctx: ServerContext, what: str, call: Awaitable[Any]) -> Accepted:
+    accepted, _ = await perform(ctx, what, call)
+    return accepted
+
+
+Grace = Annotated[
+    int | None,
+    Query(ge=0, description="Extension: seconds to wait before killing (Docker's `t`)."),
+]
+Force = Annotated[bool, Query(description="Remove even if in use (Docker's `force`).")]
+Labels = Annotated[
+    list[str] | None,
+    Query(
+        description=(
+            "Extension: prune only objects with this label (`key` or `key=value`; "
+            "repeatable, all must match)."
+        )
+    ),
+]
+
+
+def _container_action(action: ContainerAction) -> Callable[..., Awaitable[Accepted]]:
+    if action in ("stop", "restart"):
+
+        async def with_grace(ctx: Writer, id: str, t: Grace = None) -> Accepted:
+            call = ctx.docker.container_action(id, action, grace=t)
+            return await _accept(ctx, f"{action} container {id}", call)
+
+        return with_grace
+
+    async def plain(ctx: Writer, id: str) -> Accepted:
+        return await _accept(
+            ctx, f"{action} container {id}", ctx.docker.container_action(id, action)
+        )
+
+    return plain
+
+
+def _prune(kind: PruneKind) -> Callable[..., Awaitable[Accepted]]:
+    async def prune(ctx: Writer, label: Labels = None) -> Accepted:
+        accepted, report = await perform(
+            ctx, f"prune {kind}", ctx.docker.prune(kind, labels=label or ())
+        )
+        accepted.report = report
+        return accepted
+
+    return prune
+
+
+def install_actions(app: FastAPI) -> None:
+    """Add the action routes to ``app``."""
+    router = APIRouter(
+        prefix="/api/v1",
+        tags=["actions"],
+        responses=problem_responses(401, 403, 404, 409, 422, 503),
+    )
+    route: dict[str, Any] = {
+        "status_code": 202,
+        "response_model": Accepted,
+        "response_model_exclude_none": True,
+    }
+
+    for action in get_args(ContainerAction):
+        router.add_api_route(
+            f"/containers/{{id}}/{action}",
+            _container_action(action),
+            methods=["POST"],
+            name=f"{action}_container",
+            summary=f"{action.capitalize()} a container",
+            description=f"`{action}` the container `id` (an id, a unique id prefix or a name).",
+            **route,
+        )
+
+    @router.post("/containers/{id}/rename", **route)
+    async def rename_container(ctx: Writer, id: str, body: RenameRequest) -> Accepted:
+        """Rename the container ``id``."""
+        call = ctx.docker.rename_container(id, body.name)
+        return await _accept(ctx, f"rename container {id} to {body.name}", call)
+
+    @router.delete("/containers/{id}", **route)
+    async def remove_container(ctx: Writer, id: str, force: Force = False) -> Accepted:
+        """Remove the container ``id``; a running one only with ``force=true`` (else 409)."""
+        call = ctx.docker.remove_container(id, force=force)
+        return await _accept(ctx, f"remove container {id}", call)
+
+    @router.delete("/images/{id:path}", **route)
+    async def remove_image(ctx: Writer, id: str, force: Force = False) -> Accepted:
+        """Remove the image ``id`` (an id, or a reference such as ``repo/name:tag``, which
+        only untags while other tags remain)."""
+        return await _accept(ctx, f"remove image {id}", ctx.docker.remove_image(id, force=force))
+
+    @router.post("/volumes", **route)
+    async def create_volume(ctx: Writer, body: CreateRequest) -> Accepted:
+        """Create a local volume."""
+        accepted = await _accept(
+            ctx, f"create volume {body.name}", ctx.docker.create_volume(body.name, body.labels)
+        )
+        accepted.id = body.name
+        return accepted
+
+    @router.delete("/volumes/{name}", **route)
+    async def remove_volume(ctx: Writer, name: str) -> Accepted:
+        """Remove the volume ``name``; one in use is refused with 409."""
+        return await _accept(ctx, f"remove volume {name}", ctx.docker.remove_volume(name))
+
+    @router.post("/networks", **route)
+    async def create_network(ctx: Writer, body: CreateRequest) -> Accepted:
+        """Create a bridge network."""
+        accepted, network_id = await perform(
+            ctx, f"create network {body.name}", ctx.docker.create_network(body.name, body.labels)
+        )
+        accepted.id = network_id
+        return accepted
+
+    @router.delete("/networks/{id}", **route)
+    async def remove_network(ctx: Writer, id: str) -> Accepted:
+        """Remove the network ``id`` (an id or a name)."""
+        return await _accept(ctx, f"remove network {id}", ctx.docker.remove_network(id))
+
+    for kind in get_args(PruneKind):
+        router.add_api_route(
+            f"/{kind}/prune",
+            _prune(kind),
+            methods=["POST"],
+            name=f"prune_{kind}",
+            summary=f"Prune unused {kind}",
+            description=(
+                f"Remove every unused object of kind {kind} (for images: dangling ones), "
+                f"as `docker {kind[:-1]} prune` does."
+            ),
+            **route,
+        )
+
+    app.include_router(router)

@@ -1,0 +1,59 @@
+"""Running the app under uvicorn, with a shutdown that says goodbye (1001) to every client."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from ..protocol import CloseCode
+from ._app import create_app
+from ._config import ServerConfig
+from ._context import ServerContext
+
+__all__ = ["MAX_FRAME", "serve"]
+
+MAX_FRAME = 64 * 1024  # protocol.md §2: larger client frames are closed with 1009
+
+
+class _Server(uvicorn.Server):
+    """uvicorn closes WebSockets with 1012 on shutdown; the protocol says 1001."""
+
+    def __init__(self, app: FastAPI, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        ctx: ServerContext | None = getattr(self.app.state, "dockstate", None)
+        if ctx is not None and ctx.connections:
+            for connection in list(ctx.connections):
+                connection.request_close(CloseCode.GOING_AWAY, "server shutting down")
+            for _ in range(20):  # up to 2 s for the goodbyes to go out
+                if not ctx.connections:
+                    break
+                await asyncio.sleep(0.1)
+        await super().shutdown(sockets)
+
+
+def serve(config: ServerConfig, *, verbose: bool = False, **uvicorn_options: Any) -> bool:
+    """Serve ``config`` until interrupted; return whether the server could start."""
+    app = create_app(config)
+    server = _Server(
+        app,
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            ws="websockets-sansio",
+            ws_max_size=MAX_FRAME,
+            ws_per_message_deflate=True,
+            log_level="info" if verbose else "warning",
+            timeout_graceful_shutdown=3,
+            **uvicorn_options,
+        ),
+    )
+    server.run()
+    return server.started
