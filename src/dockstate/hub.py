@@ -180,24 +180,26 @@ class EncodedChange:
         return self._text
 
     def text_with_object(self, op: Literal["created", "updated"]) -> str:
-        """The change as ``op`` carrying the whole object (after entering a filter or
-        coalescing)."""
-        c = self.change
-        assert c.obj is not None
-        obj = self.cache.text(c.kind, c.id, c.obj)
+        """The change as ``op`` carrying the whole object (after entering a filter, or
+        coalesced with earlier changes)."""
         if op == "created" and self._as_created is not None:
             return self._as_created
-        head = _dumps({"v": c.v, "kind": c.kind, "op": op, "id": c.id})[:-1]
-        cause = f',"cause":{_dumps(c.cause.to_json())}' if c.cause else ""
-        text = f'{head},"object":{obj}{cause}}}'
+        c = self.change
+        assert c.obj is not None
+        text = self._render(op, f',"object":{self.cache.text(c.kind, c.id, c.obj)}')
         if op == "created":
             self._as_created = text
         return text
 
     def removed_text(self) -> str:
+        """The change as ``removed`` (after leaving a filter, or coalesced)."""
+        return self._render("removed", "")
+
+    def _render(self, op: str, body: str) -> str:
         c = self.change
+        head = _dumps({"v": c.v, "kind": c.kind, "op": op, "id": c.id})[:-1]
         cause = f',"cause":{_dumps(c.cause.to_json())}' if c.cause else ""
-        return _dumps({"v": c.v, "kind": c.kind, "op": "removed", "id": c.id})[:-1] + cause + "}"
+        return f"{head}{body}{cause}}}"
 
 
 # -- subscriptions -------------------------------------------------------------------------

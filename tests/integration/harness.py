@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import io
 import json
 import os
@@ -156,10 +157,11 @@ def busybox_tar(extra: bytes = b"") -> bytes:
     return buf.getvalue()
 
 
-def comparable(state: EngineState) -> dict[str, Any]:
-    """The state's objects without what legitimately differs between two states that agree:
-    ``rev`` (their histories differ), engine_info (the link), version and timestamps."""
-    snap = state.snapshot()
+def comparable(state: EngineState | dict[str, Any]) -> dict[str, Any]:
+    """A state (or a protocol EngineState JSON) without what legitimately differs between two
+    states that agree: ``rev`` (their histories differ), engine_info (the link), version and
+    timestamps."""
+    snap = copy.deepcopy(state) if isinstance(state, dict) else state.snapshot()
     for key in ("engine_info", "version", "last_updated"):
         del snap[key]
     snap["system_stats"].pop("rev")

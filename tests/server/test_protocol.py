@@ -9,6 +9,7 @@ import subprocess
 from typing import Any
 
 import pytest
+from harness import comparable, differences, engine_truth
 from server_harness import Peer, ServerProcess, peer, start_server
 from websockets.exceptions import InvalidStatus
 
@@ -184,6 +185,8 @@ async def test_client_state_equals_the_server_state_after_a_burst(server: Server
             truth["state"]["last_updated"],
         )
         assert state == truth["state"]
+        # ...and both equal a fresh listing of the engine itself, field by field.
+        assert differences(comparable(state), await engine_truth()) == []
         await adocker("rm", "-f", *names)
         await adocker("volume", "rm", "dst-burst-vol")
 
