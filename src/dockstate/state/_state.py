@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, cast
 
-import jsonpatch
-
 from ..errors import InvalidBatch
 from ._changes import Cause, Change, ChangeBatch, Operation, Remove, Upsert, kind_of
 from ._entities import (
@@ -24,6 +22,7 @@ from ._entities import (
     Volume,
 )
 from ._history import History
+from ._patch import make_patch
 
 __all__ = ["DEFAULT_HISTORY_LIMIT", "EngineState", "Listener", "utc_now"]
 
@@ -336,9 +335,9 @@ class _BatchBuilder:
         if old is None:
             self.changes.append(Change(self.version, kind, "created", new.key, new, None, cause))
         else:
-            patch = jsonpatch.make_patch(old.model_dump(mode="json"), new.model_dump(mode="json"))
+            patch = make_patch(old.model_dump(mode="json"), new.model_dump(mode="json"))
             self.changes.append(
-                Change(self.version, kind, "updated", new.key, new, list(patch.patch), cause, old)
+                Change(self.version, kind, "updated", new.key, new, patch, cause, old)
             )
         return new
 
