@@ -146,14 +146,17 @@ def _serve(args: argparse.Namespace) -> None:
     if token:
         config = dataclasses.replace(config, token=token)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
-    print(
-        f"dockstate {__version__} serving the engine at {resolve_docker_host(args.docker_host)}\n"
-        f"  open http://{shown_host}:{args.port}/?token={config.token}"
-        + ("\n  read-only: actions are refused" if args.read_only else ""),
-        flush=True,
-    )
-    if not serve(config, verbose=args.verbose):
-        raise DockstateError(f"could not listen on {args.host}:{args.port}")
+
+    def announce() -> None:
+        print(
+            f"dockstate {__version__} serving the engine at "
+            f"{resolve_docker_host(args.docker_host)}\n"
+            f"  open http://{shown_host}:{args.port}/?token={config.token}"
+            + ("\n  read-only: actions are refused" if args.read_only else ""),
+            flush=True,
+        )
+
+    serve(config, verbose=args.verbose, on_listening=announce)
 
 
 async def _snapshot(docker_host: str | None, out: TextIO) -> None:

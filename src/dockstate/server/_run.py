@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
+from ..errors import DockstateError
 from ..protocol import CloseCode
 from ._app import create_app
 from ._config import ServerConfig
@@ -38,15 +40,35 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def serve(config: ServerConfig, *, verbose: bool = False, **uvicorn_options: Any) -> bool:
-    """Serve ``config`` until interrupted; return whether the server could start."""
+def serve(
+    config: ServerConfig,
+    *,
+    verbose: bool = False,
+    on_listening: Callable[[], None] | None = None,
+    **uvicorn_options: Any,
+) -> None:
+    """Serve ``config`` until interrupted; call ``on_listening`` once the address is ours.
+
+    Raises:
+        DockstateError: the address cannot be listened on (in use, not ours...).
+    """
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as err:
+        sock.close()
+        raise DockstateError(
+            f"could not listen on {config.host}:{config.port}: {err.strerror or err}"
+        ) from None
+    if on_listening is not None:
+        on_listening()
     app = create_app(config)
     server = _Server(
         app,
         uvicorn.Config(
             app,
-            host=config.host,
-            port=config.port,
             ws="websockets-sansio",
             ws_max_size=MAX_FRAME,
             ws_per_message_deflate=True,
@@ -55,5 +77,4 @@ def serve(config: ServerConfig, *, verbose: bool = False, **uvicorn_options: Any
             **uvicorn_options,
         ),
     )
-    server.run()
-    return server.started
+    server.run(sockets=[sock])
