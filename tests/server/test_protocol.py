@@ -316,3 +316,9 @@ async def test_server_shutdown_closes_1001() -> None:
             assert await p.closed_with(timeout=10) == 1001
     finally:
         proc.stop()
+
+
+async def test_idle_full_mode_subscription_gets_bookmarks(server: ServerProcess) -> None:
+    async with peer(server) as p:
+        await subscribe(p, mode="full", filter={"kinds": ["network"], "names": ["dst-never"]})
+        assert (await p.recv_until("bookmark", timeout=3))["sub"] == "s1"

@@ -8,6 +8,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -207,6 +208,7 @@ async def test_rename_validates_the_body(api: httpx.AsyncClient) -> None:
     cid = await created_container()
     for body in ({}, {"name": ""}, {"name": "no spaces"}, {"name": 5}, {"name": "a", "x": 1}):
         problem = await refused(api, 422, "POST", f"/api/v1/containers/{cid}/rename", body)
+        assert problem["title"] == "Unprocessable Content"
         assert problem["errors"], problem
     assert (await inspect(cid))[0]["Name"] != "/a"
 
@@ -250,10 +252,11 @@ async def test_remove_image_by_id(api: httpx.AsyncClient) -> None:
     await shows(api, lambda s: image_id not in s["images"], "the removed image gone")
 
 
-async def test_remove_image_by_reference_with_a_slash(api: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("encode", [False, True])
+async def test_remove_image_by_reference_with_a_slash(api: httpx.AsyncClient, encode: bool) -> None:
     ref = f"{unique('repo-')}/img:v1"
     image_id = await new_image(ref)
-    await act(api, "DELETE", f"/api/v1/images/{ref}")
+    await act(api, "DELETE", f"/api/v1/images/{quote(ref, safe='') if encode else ref}")
     assert not await exists("image", "inspect", image_id)
     await shows(api, lambda s: image_id not in s["images"], "the removed image gone")
 
@@ -424,6 +427,15 @@ async def test_every_route_needs_the_token(
     assert problem["title"] == "Unauthorized"
 
 
+async def test_malformed_body_without_token_is_401(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.post(
+            "/api/v1/volumes", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+
+
 async def test_session_cookie_authenticates(server: ServerProcess) -> None:
     async with httpx.AsyncClient(
         base_url=server.url, cookies={"dockstate_session": server.token}
@@ -442,6 +454,19 @@ async def test_read_only_refuses_every_action(
         assert "read-only" in problem["detail"]
     async with httpx.AsyncClient(base_url=read_only_server.url) as anonymous:
         await refused(anonymous, 401, method, path, BODY if method == "POST" else None)
+
+
+async def test_read_only_refuses_before_validating(read_only_server: ServerProcess) -> None:
+    async with httpx.AsyncClient(
+        base_url=read_only_server.url, headers=read_only_server.headers
+    ) as client:
+        await refused(client, 403, "POST", "/api/v1/volumes", {"name": ""})
+        response = await client.post(
+            "/api/v1/networks", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 403
+        # Reading is still validated as usual.
+        await refused(client, 422, "GET", "/api/v1/changes", since="-1")
 
 
 async def test_read_only_leaves_the_engine_alone(read_only_server: ServerProcess) -> None:

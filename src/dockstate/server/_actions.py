@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..engine._client import ContainerAction, PruneKind
 from ..errors import EngineAPIError, EngineUnavailable
 from ._context import ServerContext
-from ._rest import Context, ProblemError, problem_responses
+from ._rest import Context, ProblemError, problem_responses, read_only_refusal
 
 __all__ = ["Accepted", "CreateRequest", "RenameRequest", "install_actions"]
 
@@ -74,7 +74,7 @@ class CreateRequest(BaseModel):
 def writable(ctx: Context) -> ServerContext:
     """The server context, unless the server is read-only (then 403)."""
     if ctx.config.read_only:
-        raise ProblemError(403, "this server is read-only: actions are refused")
+        raise read_only_refusal()
     return ctx
 
 

@@ -18,6 +18,7 @@ from ._auth import token_from_headers, token_matches
 from ._context import ServerContext, context_of
 
 __all__ = [
+    "ACTION_METHODS",
     "PROBLEM_JSON",
     "Context",
     "Problem",
@@ -26,9 +27,12 @@ __all__ = [
     "install_rest",
     "problem",
     "problem_responses",
+    "read_only_refusal",
 ]
 
 PROBLEM_JSON = "application/problem+json"
+#: The methods of the actions (every route that asks the engine to change something).
+ACTION_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class Problem(BaseModel):
@@ -53,14 +57,23 @@ def problem(
 class ProblemError(HTTPException):
     """Raise to answer with a problem details response."""
 
-    def __init__(self, status: int, detail: str, *, title: str | None = None, **extra: Any) -> None:
-        headers = extra.pop("headers", None)
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(status, detail, headers)
         self.title = title or _phrase(status)
         self.extra = extra
 
 
 def _phrase(status: int) -> str:
+    if status == 422:
+        return "Unprocessable Content"  # RFC 9110's name; Python < 3.13 has the older one
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -92,16 +105,38 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def _unauthorized() -> ProblemError:
+    return ProblemError(
+        401,
+        "a valid token is required (Authorization: Bearer …)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def read_only_refusal() -> ProblemError:
+    return ProblemError(403, "this server is read-only: actions are refused")
+
+
 def authenticated(request: Request) -> ServerContext:
     """The server context, once the request has shown the token (bearer header or cookie)."""
     ctx = context_of(request)
     if not token_matches(token_from_headers(request.headers, request.cookies), ctx.config.token):
-        raise ProblemError(
-            401,
-            "a valid token is required (Authorization: Bearer …)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _unauthorized()
     return ctx
+
+
+def _refusal_before_validation(request: Request) -> ProblemError | None:
+    """What to answer instead of 422: FastAPI parses a JSON body before it runs the
+    dependencies, so a malformed body must not tell an unauthenticated caller more than 401
+    (or an action on a read-only server more than 403)."""
+    ctx = getattr(request.app.state, "dockstate", None)
+    if ctx is None:
+        return None
+    if not token_matches(token_from_headers(request.headers, request.cookies), ctx.config.token):
+        return _unauthorized()
+    if ctx.config.read_only and request.method in ACTION_METHODS:
+        return read_only_refusal()
+    return None
 
 
 Context = Annotated[ServerContext, Depends(authenticated)]
@@ -119,6 +154,9 @@ def install_rest(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refusal = _refusal_before_validation(request)
+        if refusal is not None:
+            return await _on_http_error(request, refusal)
         errors = [
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
             for e in exc.errors()

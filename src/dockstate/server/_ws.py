@@ -299,8 +299,7 @@ class Connection:
                     f'{{"type":"engine_state_update","sub":{_dumps(sub.id)},"data":{text},'
                     f'"timestamp":{_dumps(state.last_updated)}}}',
                 )
-            return self._last_sent.get(sub.id, now) + heartbeat
-        if sub.needs_snapshot:
+        elif sub.needs_snapshot:
             code, sub.resync_code = sub.resync_code, None
             text, sub.visible = hub.state_json(sub.filter)
             sub.pending.clear()
@@ -323,7 +322,7 @@ class Connection:
                 f'{{"type":"snapshot","sub":{_dumps(sub.id)},"epoch":{_dumps(epoch)},'
                 f'"version":{sub.sent_version},"state":{text}}}',
             )
-        taken = sub.take_changes()
+        taken = sub.take_changes() if sub.mode == "changes" else None
         if taken is not None:
             start, end, texts = taken
             first_event_ns, sub.first_event_ns = sub.first_event_ns, None
