@@ -69,7 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--send-timeout", type=float, default=30.0, metavar="SECONDS")
     tuning.add_argument("--rate", type=float, default=50.0, help="client messages per second")
     tuning.add_argument("--history-limit", type=int, default=10_000, help="changes kept for resume")
-    watch = engine_command("watch", "Print each change to the engine's state as it happens.")
+    watch = engine_command(
+        "watch",
+        "Print each change to the engine's state as it happens "
+        "(or to a dockstate server's, with --url).",
+    )
     watch.add_argument("--json", action="store_true", help="one JSON object per change batch")
     watch.add_argument(
         "--reconcile-interval",

@@ -21,7 +21,8 @@ Errors are :class:`~dockstate.errors.DockstateError`: :class:`~dockstate.errors.
 for a refused token or action (HTTP 401/403, close 4401/4403),
 :class:`~dockstate.errors.NotFound` (404) and :class:`~dockstate.errors.Conflict` (409) for
 the engine's refusals, :class:`~dockstate.errors.EngineAPIError` for any other error status,
-:class:`~dockstate.errors.VersionExpired` for a too old ``since``,
+:class:`~dockstate.errors.VersionExpired` and :class:`~dockstate.errors.VersionTooNew` for a
+``since`` outside the server's window,
 :class:`~dockstate.errors.ProtocolError` when the server breaks the protocol, and a plain
 :class:`~dockstate.errors.DockstateError` when the server cannot be reached.
 """
@@ -37,14 +38,14 @@ import random
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import jsonpatch
 import pydantic
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.typing import Subprotocol
 
 from . import __version__
@@ -56,18 +57,18 @@ from .errors import (
     NotFound,
     ProtocolError,
     VersionExpired,
+    VersionTooNew,
 )
 from .protocol import PROTOCOL, CloseCode, Filter
 from .state import MAP_OF_KIND, apply_change
 
-__all__ = ["Backoff", "Client", "Follower", "PruneKind", "Step", "Watch", "WatchStats"]
+__all__ = ["Backoff", "Client", "Follower", "Step", "Watch", "WatchStats"]
 
 logger = logging.getLogger(__name__)
 
 #: The ``client`` a hello names.
 CLIENT_NAME: Final = f"dockstate-python/{__version__}"
 
-PruneKind = Literal["containers", "images", "volumes", "networks"]
 _PRUNE_KINDS: Final = ("containers", "images", "volumes", "networks")
 
 #: Close codes after which reconnecting cannot help: a bug on one side, or a refusal.
@@ -416,6 +417,8 @@ class Client:
         Raises:
             VersionExpired: ``version`` is older than the oldest change the server keeps
                 (HTTP 410); start again from :meth:`state`.
+            VersionTooNew: ``version`` is newer than the server's (a server that lost its
+                history: compare epochs).
         """
         return await self._request(
             "GET", "/api/v1/changes", params={"since": str(version)}, since=version
@@ -457,13 +460,14 @@ class Client:
         """Start a container."""
         return await self._container_action(container_id, "start")
 
-    async def stop(self, container_id: str) -> dict[str, Any]:
-        """Stop a container (the engine waits its stop timeout before killing it)."""
-        return await self._container_action(container_id, "stop")
+    async def stop(self, container_id: str, grace: int | None = None) -> dict[str, Any]:
+        """Stop a container: the engine waits ``grace`` seconds (default: the container's stop
+        timeout) before it kills it. ``grace`` is a dockstate extension (Docker's ``t``)."""
+        return await self._container_action(container_id, "stop", params=_grace(grace))
 
-    async def restart(self, container_id: str) -> dict[str, Any]:
-        """Restart a container."""
-        return await self._container_action(container_id, "restart")
+    async def restart(self, container_id: str, grace: int | None = None) -> dict[str, Any]:
+        """Restart a container (``grace`` as for :meth:`stop`)."""
+        return await self._container_action(container_id, "restart", params=_grace(grace))
 
     async def pause(self, container_id: str) -> dict[str, Any]:
         """Pause a running container."""
@@ -489,24 +493,33 @@ class Client:
         """Remove an image (by id or reference)."""
         return await self._action("DELETE", f"/api/v1/images/{_segment(image_id)}", force)
 
-    async def create_volume(self, name: str) -> dict[str, Any]:
-        """Create a volume."""
-        return await self._request("POST", "/api/v1/volumes", json={"name": name})
+    async def create_volume(
+        self, name: str, labels: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Create a volume (``labels``: a dockstate extension)."""
+        return await self._request("POST", "/api/v1/volumes", json=_named(name, labels))
 
     async def remove_volume(self, name: str) -> dict[str, Any]:
         """Remove a volume."""
         return await self._request("DELETE", f"/api/v1/volumes/{_segment(name)}")
 
-    async def create_network(self, name: str) -> dict[str, Any]:
-        """Create a network."""
-        return await self._request("POST", "/api/v1/networks", json={"name": name})
+    async def create_network(
+        self, name: str, labels: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Create a network (``labels``: a dockstate extension). The answer's ``id`` (an
+        extension) is the new network's id."""
+        return await self._request("POST", "/api/v1/networks", json=_named(name, labels))
 
     async def remove_network(self, network_id: str) -> dict[str, Any]:
         """Remove a network (by id or name)."""
         return await self._request("DELETE", f"/api/v1/networks/{_segment(network_id)}")
 
-    async def prune(self, kind: str) -> dict[str, Any]:
-        """Prune unused ``containers``, ``images``, ``volumes`` or ``networks``.
+    async def prune(
+        self, kind: str, labels: Mapping[str, str | None] | None = None
+    ) -> dict[str, Any]:
+        """Prune unused ``containers``, ``images``, ``volumes`` or ``networks`` of the whole
+        engine, or only those carrying every one of ``labels`` (``{key: value}``, or
+        ``{key: None}`` for the key with any value; a dockstate extension).
 
         Raises:
             ValueError: an unknown kind (the singular forms are accepted too).
@@ -514,13 +527,19 @@ class Client:
         plural = kind if kind.endswith("s") else kind + "s"
         if plural not in _PRUNE_KINDS:
             raise ValueError(f"cannot prune {kind!r}: want one of {', '.join(_PRUNE_KINDS)}")
-        return await self._request("POST", f"/api/v1/{plural}/prune")
+        selectors = [k if v is None else f"{k}={v}" for k, v in (labels or {}).items()]
+        params = tuple(("label", selector) for selector in selectors)
+        return await self._request("POST", f"/api/v1/{plural}/prune", params=params or None)
 
     async def _container_action(
-        self, container_id: str, action: str, json: Any = None
+        self,
+        container_id: str,
+        action: str,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         path = f"/api/v1/containers/{_segment(container_id)}/{action}"
-        return await self._request("POST", path, json=json)
+        return await self._request("POST", path, json=json, params=params)
 
     async def _action(self, method: str, path: str, force: bool) -> dict[str, Any]:
         return await self._request(method, path, params={"force": "true"} if force else None)
@@ -531,7 +550,7 @@ class Client:
         path: str,
         *,
         json: Any = None,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | tuple[tuple[str, str], ...] | None = None,
         since: int | None = None,
     ) -> dict[str, Any]:
         try:
@@ -583,7 +602,10 @@ class Watch:
         ProtocolError: the server broke the protocol or closed for a protocol violation.
 
     Close a watch that is not iterated to its end: ``await watch.aclose()``, ``async with
-    client.watch() as states:``, or by closing its client.
+    client.watch() as states:``, or by closing its client. Cancelling a pending iteration
+    (a task cancelled, a timeout around one ``anext``) also ends the watch: bound the whole
+    loop instead. While nobody iterates, messages wait in the socket's buffers; a consumer
+    that stays away long enough is dropped by the server and resumes when it comes back.
     """
 
     def __init__(
@@ -652,12 +674,6 @@ class Watch:
         if not self._iterating:  # else that iteration sees the closed connection and ends
             await self._gen.aclose()
 
-    async def drop_connection(self) -> None:
-        """Close the current connection abruptly (no close handshake), as a network failure
-        would; the watch reconnects and resumes. For tests and diagnostics."""
-        if self._ws is not None and self._ws.transport is not None:
-            self._ws.transport.abort()
-
     async def _run(self) -> AsyncGenerator[dict[str, Any], None]:
         connected_once = False
         while not self._closed:
@@ -671,8 +687,13 @@ class Watch:
                     await _send(ws, self.follower.subscribe_message(self.filter))
                     idle = self._idle_timeout()
                     while True:
-                        async with asyncio.timeout(idle):
-                            message = _decode(await ws.recv())
+                        try:
+                            async with asyncio.timeout(idle):
+                                raw = await ws.recv()
+                        except TimeoutError:
+                            ws.transport.abort()  # a dead link would not answer a close either
+                            raise
+                        message = _decode(raw)
                         step = self.follower.handle(message)
                         if step is Step.RESYNC:
                             await _send(ws, self.follower.resync_message())
@@ -702,7 +723,7 @@ class Watch:
                         f"no dockstate WebSocket at {self.client.ws_url} (HTTP {status})"
                     ) from None
                 logger.info("reconnect refused (HTTP %s); retrying", status)
-            except (OSError, TimeoutError, InvalidHandshake) as exc:
+            except (OSError, TimeoutError, WebSocketException) as exc:
                 if self._closed:
                     return
                 if not connected_once:
@@ -761,6 +782,14 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _grace(grace: int | None) -> dict[str, str] | None:
+    return None if grace is None else {"t": str(grace)}
+
+
+def _named(name: str, labels: Mapping[str, str] | None) -> dict[str, Any]:
+    return {"name": name} if not labels else {"name": name, "labels": dict(labels)}
+
+
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
@@ -801,14 +830,18 @@ def _http_error(response: httpx.Response, since: int | None) -> DockstateError:
     detail = problem.get("detail") or problem.get("title") or response.text.strip()
     if not isinstance(detail, str) or not detail:
         detail = f"HTTP {status} {response.reason_phrase}".strip()
+    if status in (409, 410) and since is not None:
+        # GET /changes: 410 is protocol.md's "too old"; dockstate also answers a version newer
+        # than the current one with 409; both carry the window (an extension).
+        oldest, current = problem.get("oldest"), problem.get("current")
+        if isinstance(oldest, int) and isinstance(current, int):
+            if status == 410:
+                return VersionExpired(since, oldest, current)
+            return VersionTooNew(since, oldest, current)
     if status in (401, 403):
         return AuthError(detail, status)
     if status == 404:
         return NotFound(status, detail)
     if status == 409:
         return Conflict(status, detail)
-    if status == 410 and since is not None:
-        oldest, current = problem.get("oldest"), problem.get("current")
-        if isinstance(oldest, int) and isinstance(current, int):
-            return VersionExpired(since, oldest, current)
     return EngineAPIError(status, detail)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,7 @@ from dockstate.errors import (
     NotFound,
     ProtocolError,
     VersionExpired,
+    VersionTooNew,
 )
 from dockstate.state import ChangeBatch, Container, EngineState, Remove, Upsert, Volume
 
@@ -423,6 +426,10 @@ async def test_actions_send_the_documented_requests() -> None:
         await client.remove_network("n1")
         await client.prune("images")
         await client.prune("volume")
+        # dockstate's extensions
+        await client.stop("c1", grace=0)
+        await client.create_volume("v", labels={"a": "b"})
+        await client.prune("containers", labels={"a": "b", "c": None})
         with pytest.raises(ValueError, match="cannot prune"):
             await client.prune("everything")
 
@@ -444,6 +451,9 @@ async def test_actions_send_the_documented_requests() -> None:
         ("DELETE", f"{base}/networks/n1", ""),
         ("POST", f"{base}/images/prune", ""),
         ("POST", f"{base}/volumes/prune", ""),
+        ("POST", f"{base}/containers/c1/stop?t=0", ""),
+        ("POST", f"{base}/volumes", '{"name":"v","labels":{"a":"b"}}'),
+        ("POST", f"{base}/containers/prune?label=a%3Db&label=c", ""),
     ]
 
 
@@ -476,6 +486,14 @@ async def test_an_expired_since_is_version_expired() -> None:
     assert (raised.value.requested, raised.value.oldest, raised.value.current) == (3, 40, 90)
 
 
+async def test_a_since_newer_than_the_server_is_version_too_new() -> None:
+    answer = problem(409, "too new", oldest=0, current=5)
+    async with mocked(lambda _: answer) as client:
+        with pytest.raises(VersionTooNew) as raised:
+            await client.changes_since(9)
+    assert (raised.value.requested, raised.value.oldest, raised.value.current) == (9, 0, 5)
+
+
 async def test_an_error_without_problem_body_still_reads_well() -> None:
     async with mocked(lambda _: httpx.Response(503)) as client:
         with pytest.raises(EngineAPIError, match="HTTP 503 Service Unavailable"):
@@ -498,6 +516,29 @@ async def test_a_success_without_json_is_a_protocol_error() -> None:
 
 
 # -- the lazy export -------------------------------------------------------------------------
+
+
+def test_importing_dockstate_loads_no_client() -> None:
+    code = "import sys, dockstate; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+    code += "{'asyncio', 'httpx', 'websockets', 'dockstate'}))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "['dockstate']"
+
+
+def test_the_public_surface_is_what_it_says() -> None:
+    import dockstate.client
+
+    assert sorted(dockstate.client.__all__) == [
+        "Backoff",
+        "Client",
+        "Follower",
+        "Step",
+        "Watch",
+        "WatchStats",
+    ]
+    assert all(hasattr(dockstate.client, name) for name in dockstate.client.__all__)
 
 
 def test_client_is_exported_lazily() -> None:
