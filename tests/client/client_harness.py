@@ -1,77 +1,43 @@
 """Helpers of the client's tests against a real server: a `dockstate serve` process, a TCP
 proxy that can cut connections, the docker CLI, and waiting on a watch.
 
-Every object a test creates carries the label ``dockstate.test`` and a name starting with
-``dst-``, so that the session cleanup of tests/integration (and a manual one) finds it.
+The server, the docker CLI and the test objects' label and names come from the shared
+harnesses (tests/server/server_harness.py, tests/integration/harness.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from harness import LABEL, TEST_IMAGE, docker, run_container, unique
+from server_harness import ServerProcess, free_port
+from server_harness import start_server as start_test_server
 
 from dockstate.client import Watch
 
-TEST_IMAGE = "dockstate-test/busybox:latest"
-LABEL = "dockstate.test"
+__all__ = [
+    "LABEL",
+    "TEST_IMAGE",
+    "Proxy",
+    "Server",
+    "docker",
+    "free_port",
+    "run_container",
+    "start_server",
+    "unique",
+    "until",
+]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """A running `dockstate serve`."""
-
-    url: str
-    token: str
-    port: int
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+Server = ServerProcess
 
 
 def start_server(port: int | None = None, token: str | None = None) -> Server:
-    """Start `dockstate serve` with a short heartbeat; return once it has loaded the engine."""
-    port = port or free_port()
-    token = token or secrets.token_urlsafe(12)
-    args = [
-        sys.executable, "-m", "dockstate.cli", "serve", "--port", str(port), "--token", token,
-        "--heartbeat-ms", "1000",
-    ]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, env=os.environ.copy())
-    server = Server(f"http://127.0.0.1:{port}", token, port, process)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"dockstate serve exited with {process.returncode}")
-        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
-            if httpx.get(server.url + "/healthz", timeout=1).json()["engine"] == "connected":
-                return server
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError("dockstate serve did not get ready within 30 s")
+    """Start `dockstate serve` with a 1 s heartbeat; return once it has loaded the engine."""
+    return start_test_server("--heartbeat-ms", "1000", port=port, token=token)
 
 
 @dataclass
@@ -128,32 +94,6 @@ async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
             sink.write(data)
             await sink.drain()
     sink.transport.abort()
-
-
-async def docker(*args: str, check: bool = True) -> str:
-    """Run the docker CLI; return its stdout."""
-    proc = await asyncio.create_subprocess_exec(
-        "docker",
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    if check and proc.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed: {err.decode().strip()}")
-    return out.decode().strip()
-
-
-def unique(prefix: str = "") -> str:
-    return f"dst-{prefix}{secrets.token_hex(4)}"
-
-
-async def run_container(name: str, *extra: str) -> str:
-    """``docker run -d`` a labelled test container sleeping 300 s; return its id."""
-    return await docker(
-        "run", "-d", "--label", f"{LABEL}=1", "--name", name, *extra, TEST_IMAGE, "sleep", "300"
-    )
 
 
 async def until(

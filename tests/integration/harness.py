@@ -1,7 +1,7 @@
 """Helpers for tests against a real Docker engine: the docker CLI as ground truth, unique
 names, and :class:`Live`, a watcher running against the engine.
 
-Every object a test creates carries the label ``dockstate.test`` and a name starting with
+Every object a test creates carries the session's label ``LABEL`` and a name starting with
 ``dst-``; the session fixture in conftest.py removes them all at the end.
 """
 
@@ -24,7 +24,10 @@ from dockstate.engine import DockerClient, Watcher
 from dockstate.state import ChangeBatch, Container, EngineState
 
 TEST_IMAGE = "dockstate-test/busybox:latest"
-LABEL = "dockstate.test"
+#: The label every test object carries. Its key names this test session, so that the session's
+#: cleanup (and its prunes) touch only what this session created, even when two sessions share
+#: an engine.
+LABEL = f"dockstate.test.{os.environ.get('DOCKSTATE_TEST_RUN') or secrets.token_hex(4)}"
 #: How soon after the docker command returns the state must show its effect.
 REFLECT_TIMEOUT = float(os.environ.get("DOCKSTATE_TEST_REFLECT_TIMEOUT", "1.0"))
 

@@ -38,6 +38,10 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
 
     @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/api/v1/ws"
 

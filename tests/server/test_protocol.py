@@ -9,6 +9,7 @@ import subprocess
 from typing import Any
 
 import pytest
+from harness import LABEL as SESSION_LABEL
 from harness import comparable, differences, engine_truth
 from server_harness import Peer, ServerProcess, peer, start_server
 from websockets.exceptions import InvalidStatus
@@ -18,7 +19,7 @@ from dockstate.state import apply_change
 
 pytestmark = pytest.mark.integration
 
-LABEL = "dockstate.test=1"
+LABEL = f"{SESSION_LABEL}=1"
 
 
 def docker(*args: str) -> str:

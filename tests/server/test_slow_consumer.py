@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from harness import LABEL as SESSION_LABEL
 from server_harness import Peer, ServerProcess, peer, start_server
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 pytestmark = pytest.mark.integration
 
-LABEL = "dockstate.test=1"
+LABEL = f"{SESSION_LABEL}=1"
 COUNT = 30
 TEST_IMAGE = "dockstate-test/busybox"
 
