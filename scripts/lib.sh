@@ -41,3 +41,18 @@ ensure_venv() {
     echo "$stamp" > "$VENV/.dockstate-stamp"
   fi
 }
+
+# ensure_web: the web UI's npm packages (reinstalled when package-lock.json changed) and its
+# build in src/dockstate/web_dist, which `dockstate serve` serves at /.
+ensure_web() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local stamp
+  stamp="$(sha256sum "$ROOT/web/package-lock.json" | cut -c1-16)"
+  if [ "$(cat "$ROOT/web/node_modules/.dockstate-stamp" 2>/dev/null)" != "$stamp" ]; then
+    say "installing the web UI's packages (npm ci)"
+    (cd "$ROOT/web" && npm ci --no-audit --no-fund --loglevel=error) >&2
+    echo "$stamp" > "$ROOT/web/node_modules/.dockstate-stamp"
+  fi
+  say "building the web UI"
+  (cd "$ROOT/web" && npm run --silent build) >&2
+}

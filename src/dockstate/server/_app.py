@@ -18,6 +18,7 @@ from ._context import ServerContext
 from ._metrics import Metrics, install_metrics
 from ._rest import install_rest
 from ._schema import install_schema
+from ._ui import install_ui
 from ._ws import websocket_endpoint
 
 __all__ = ["create_app"]
@@ -59,4 +60,5 @@ def create_app(config: ServerConfig) -> FastAPI:
     install_schema(app)
     install_metrics(app, metrics)
     app.add_api_websocket_route("/api/v1/ws", websocket_endpoint)
+    install_ui(app)
     return app

@@ -1,0 +1,87 @@
+import { useEffect, useSyncExternalStore } from "react";
+import { ConfirmProvider } from "./components/Confirm";
+import { ConnectionBadge, healthOf, Notices, StaleBanner } from "./components/Status";
+import { ContainersPage } from "./pages/Containers";
+import { EnginePage } from "./pages/Engine";
+import { ImagesPage } from "./pages/Images";
+import { NetworksPage } from "./pages/Networks";
+import { VolumesPage } from "./pages/Volumes";
+import { useEngineState } from "./react/hooks";
+import { isLive } from "./store/live";
+
+const PAGES = {
+  containers: { title: "Containers", Page: ContainersPage },
+  images: { title: "Images", Page: ImagesPage },
+  volumes: { title: "Volumes", Page: VolumesPage },
+  networks: { title: "Networks", Page: NetworksPage },
+  engine: { title: "Engine", Page: EnginePage },
+} as const;
+type PageName = keyof typeof PAGES;
+
+function currentPage(): PageName {
+  const name = window.location.hash.replace(/^#\/?/, "");
+  return name in PAGES ? (name as PageName) : "containers";
+}
+
+function subscribeHash(listener: () => void) {
+  window.addEventListener("hashchange", listener);
+  return () => window.removeEventListener("hashchange", listener);
+}
+
+/** Counts for the navigation, from system_stats (one small object). */
+function NavCount({ page }: { page: PageName }) {
+  const n = useEngineState((s) => {
+    const stats = s.data?.system_stats;
+    if (!stats) return null;
+    switch (page) {
+      case "containers":
+        return stats.containers;
+      case "images":
+        return stats.images;
+      case "volumes":
+        return stats.volumes;
+      case "networks":
+        return stats.networks;
+      default:
+        return null;
+    }
+  });
+  return n === null ? null : <span className="nav-count">{n}</span>;
+}
+
+function Title() {
+  const health = useEngineState(healthOf);
+  useEffect(() => {
+    document.title = health === "live" ? "dockstate" : `dockstate (${health.replace("-", " ")})`;
+  }, [health]);
+  return null;
+}
+
+export function App() {
+  const page = useSyncExternalStore(subscribeHash, currentPage, currentPage);
+  const live = useEngineState(isLive);
+  const hasData = useEngineState((s) => s.data !== null);
+  const { Page } = PAGES[page];
+  return (
+    <ConfirmProvider>
+      <Title />
+      <header className="top">
+        <div className="brand">dockstate</div>
+        <nav aria-label="Pages">
+          {(Object.keys(PAGES) as PageName[]).map((name) => (
+            <a key={name} href={`#/${name}`} aria-current={name === page ? "page" : undefined}>
+              {PAGES[name].title}
+              <NavCount page={name} />
+            </a>
+          ))}
+        </nav>
+        <ConnectionBadge />
+      </header>
+      <StaleBanner />
+      <Notices />
+      <main className={live ? "live" : "stale"} aria-busy={!hasData}>
+        {hasData || page === "engine" ? <Page /> : <div className="loading">Loading the engine's state…</div>}
+      </main>
+    </ConfirmProvider>
+  );
+}

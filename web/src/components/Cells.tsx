@@ -1,0 +1,38 @@
+/** Small pieces the tables share. */
+import type { ReactNode } from "react";
+import { age } from "../format";
+import { useNow } from "../react/hooks";
+import type { PendingAction } from "../store/live";
+
+export function Age({ since, suffix = "" }: { since: string | null | undefined; suffix?: string }) {
+  const now = useNow(15_000);
+  const text = age(since, now);
+  if (!text) return null;
+  return (
+    <time dateTime={since ?? undefined} title={since ?? undefined}>
+      {text}
+      {suffix}
+    </time>
+  );
+}
+
+export function Pending({ pending }: { pending: PendingAction }) {
+  return (
+    <span className="pending" data-testid="pending">
+      <span className="spinner" aria-hidden="true" />
+      {pending.label}
+    </span>
+  );
+}
+
+export function Flash({ flashKey }: { flashKey: number }) {
+  return flashKey > 0 ? <span key={flashKey} className="flash" aria-hidden="true" /> : null;
+}
+
+export function Tag({ children, tone = "neutral" }: { children: ReactNode; tone?: string }) {
+  return <span className={`tag tag-${tone}`}>{children}</span>;
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <div className="empty">{children}</div>;
+}

@@ -1,0 +1,103 @@
+import type { ReactNode } from "react";
+import { ConnectionBadge } from "../components/Status";
+import { bytes, clock } from "../format";
+import { useEngineState } from "../react/hooks";
+
+function Facts({ rows }: { rows: [string, ReactNode][] }) {
+  return (
+    <dl className="facts">
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v === "" || v === null || v === undefined ? <span className="muted">—</span> : v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export function EnginePage() {
+  const info = useEngineState((s) => s.data?.engine_info ?? null);
+  const stats = useEngineState((s) => s.data?.system_stats ?? null);
+  const connection = useEngineState((s) => s.connection);
+  const epoch = useEngineState((s) => s.epoch);
+  const version = useEngineState((s) => s.data?.version ?? null);
+  const lastUpdated = useEngineState((s) => s.data?.last_updated ?? "");
+  const source = useEngineState((s) => s.source);
+  return (
+    <section className="page" aria-labelledby="engine-title">
+      <div className="toolbar">
+        <h1 id="engine-title">Engine</h1>
+      </div>
+      <div className="cards">
+        <div className="card">
+          <h2>Docker engine</h2>
+          {info ? (
+            <Facts
+              rows={[
+                ["Link", <span data-testid="engine-status">{info.status}</span>],
+                ["Last error", info.last_error ?? ""],
+                ["Host", info.host],
+                ["Name", info.name],
+                ["Version", info.server_version],
+                ["API version", info.api_version],
+                ["OS", `${info.os} (${info.os_type})`],
+                ["Kernel", info.kernel_version],
+                ["Architecture", info.architecture],
+                ["CPUs", String(info.ncpu)],
+                ["Memory", bytes(info.mem_total)],
+                ["Storage driver", info.storage_driver],
+                ["Root dir", info.docker_root_dir],
+              ]}
+            />
+          ) : (
+            <p className="muted">Not known yet.</p>
+          )}
+        </div>
+        <div className="card">
+          <h2>System</h2>
+          {stats ? (
+            <Facts
+              rows={[
+                ["Containers", String(stats.containers)],
+                ["Running", String(stats.containers_running)],
+                ["Paused", String(stats.containers_paused)],
+                ["Stopped", String(stats.containers_stopped)],
+                ["Unhealthy", String(stats.containers_unhealthy)],
+                ["Images", `${stats.images} (${bytes(stats.images_size)}, ${stats.images_dangling} dangling)`],
+                ["Volumes", String(stats.volumes)],
+                ["Networks", String(stats.networks)],
+              ]}
+            />
+          ) : (
+            <p className="muted">Not known yet.</p>
+          )}
+        </div>
+        <div className="card">
+          <h2>Connection</h2>
+          <ConnectionBadge />
+          <Facts
+            rows={[
+              ["Status", connection.status],
+              ["Data", source === "cache" ? "last known (cache)" : source],
+              ["Server", connection.server ?? ""],
+              ["Session", connection.session ?? ""],
+              ["Epoch", epoch ?? ""],
+              ["Version", version === null ? "" : String(version)],
+              ["Last change", lastUpdated],
+              ["Heartbeat", connection.heartbeatMs ? `${connection.heartbeatMs} ms` : ""],
+              ["Reconnect attempts", String(connection.attempt)],
+              [
+                "Last close",
+                connection.lastClose ? `${connection.lastClose.code} ${connection.lastClose.reason}` : "",
+              ],
+              ["Resyncs", String(connection.resyncs)],
+              ["Last resync", connection.lastResync ?? ""],
+              ["Next attempt", connection.retryAt ? clock(connection.retryAt) : ""],
+            ]}
+          />
+        </div>
+      </div>
+    </section>
+  );
+}
