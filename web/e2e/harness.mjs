@@ -1,7 +1,12 @@
 // The e2e harness: a real `dockstate serve` on a free port, Debian's Chromium through
-// playwright-core, and the Docker CLI for making containers.
+// playwright-core, and the Docker CLI (or, for many containers at once, the Engine API over
+// its unix socket) for making containers.
+//
+// Everything the tests create is labelled `dockstate.test.ui=1` and named `dst-ui-…`: other
+// test sessions may share the engine, and the tests remove only what they made.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { Agent, request } from "node:http";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,7 +14,8 @@ import { chromium } from "playwright-core";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const TEST_IMAGE = "dockstate-test/busybox:latest";
-export const LABEL = "dockstate.test=1";
+export const LABEL_KEY = "dockstate.test.ui";
+export const LABEL = `${LABEL_KEY}=1`;
 
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -59,11 +65,12 @@ function freePort() {
 
 /**
  * `dockstate serve --port P --token T` ($DOCKSTATE_SERVE replaces the command before the
- * options), waited for until its engine link is connected.
+ * options), waited for until its engine link is connected. A free port and a fresh token
+ * unless given (to start a server again where a stopped one was).
  */
-export async function startServer() {
-  const port = await freePort();
-  const token = randomBytes(12).toString("hex");
+export async function startServer({ port: wantedPort, token: wantedToken } = {}) {
+  const port = wantedPort ?? (await freePort());
+  const token = wantedToken ?? randomBytes(12).toString("hex");
   const command = process.env.DOCKSTATE_SERVE
     ? process.env.DOCKSTATE_SERVE.split(" ")
     : [join(root, ".venv", "bin", "dockstate"), "serve"];
@@ -87,16 +94,27 @@ export async function startServer() {
     child.kill();
     throw new Error(`GET / answered ${index.status}: is the UI built and installed? ${await index.text()}`);
   }
+  const exited = new Promise((r) => child.once("exit", r));
   return {
     url,
+    port,
     token,
+    pid: child.pid,
     signInUrl: `${url}/?token=${token}`,
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      // SIGKILL if it takes over 10 s (a timer that must not outlive it: it would hold the
+      // test process that long).
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    /** SIGKILL: no goodbye to the clients, their connections just break. */
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGKILL");
+      await exited;
     },
   };
 }
@@ -118,6 +136,117 @@ export async function signedInPage(browser, server) {
   return { context, page, errors };
 }
 
+/** Wait until the connection badge says Live. */
+export async function waitLive(page, timeout = 10_000) {
+  await page.getByRole("banner").getByTestId("connection").getByText("Live", { exact: true }).waitFor({ timeout });
+}
+
 export function row(page, name) {
   return page.locator(`[data-testid="container-row"][data-name="${name}"]`);
+}
+
+// -- the Docker Engine API over its unix socket: for many containers, fast ---------------------
+
+export const DOCKER_SOCKET = process.env.DOCKER_HOST?.startsWith("unix://")
+  ? process.env.DOCKER_HOST.slice("unix://".length)
+  : "/var/run/docker.sock";
+
+const dockerAgent = new Agent({ keepAlive: true, maxSockets: 32 });
+
+/** One Engine API call; resolves to { status, body } (body parsed when JSON). */
+export function dockerApi(method, path, body) {
+  return new Promise((resolveCall, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = request(
+      {
+        socketPath: DOCKER_SOCKET,
+        agent: dockerAgent,
+        method,
+        path,
+        headers: payload
+          ? { "content-type": "application/json", "content-length": payload.length }
+          : {},
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed = text;
+          try {
+            parsed = text ? JSON.parse(text) : null;
+          } catch {
+            // not JSON
+          }
+          resolveCall({ status: res.statusCode, body: parsed });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/**
+ * Run ``fn`` over ``items`` with at most ``limit`` calls in flight; results in order. The
+ * first failure stops new calls, and is thrown once the calls in flight are over (so that a
+ * clean-up after it sees everything they made).
+ */
+export async function pool(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  async function worker() {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i], i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  }
+  const outcomes = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const failure = outcomes.find((o) => o.status === "rejected");
+  if (failure) throw failure.reason;
+  return results;
+}
+
+/**
+ * Create (not start) a labelled container per name through the API, ``concurrency`` at a
+ * time; ``labels`` are added to the test label. Returns their ids.
+ */
+export async function createContainers(names, { labels = {}, concurrency = 16 } = {}) {
+  return pool(names, concurrency, async (name) => {
+    const { status, body } = await dockerApi(
+      "POST",
+      `/containers/create?name=${encodeURIComponent(name)}`,
+      { Image: TEST_IMAGE, Cmd: ["sleep", "300"], Labels: { [LABEL_KEY]: "1", ...labels } },
+    );
+    if (status !== 201) throw new Error(`create ${name}: ${status} ${JSON.stringify(body)}`);
+    return body.Id;
+  });
+}
+
+/** Ids of the containers that carry every one of ``labels`` (``key=value`` strings). */
+export async function containersLabelled(...labels) {
+  const filters = encodeURIComponent(JSON.stringify({ label: [LABEL, ...labels] }));
+  const { status, body } = await dockerApi("GET", `/containers/json?all=1&filters=${filters}`);
+  if (status !== 200) throw new Error(`list: ${status} ${JSON.stringify(body)}`);
+  return body.map((c) => c.Id);
+}
+
+/** Force-remove containers by id through the API, ``concurrency`` at a time. */
+export async function removeContainerIds(ids, concurrency = 16) {
+  await pool(ids, concurrency, async (id) => {
+    const { status, body } = await dockerApi("DELETE", `/containers/${id}?force=1&v=1`);
+    if (status !== 204 && status !== 404) throw new Error(`remove ${id}: ${status} ${JSON.stringify(body)}`);
+  });
+}
+
+/** Let the process exit: the API's keep-alive sockets would hold it. */
+export function closeDockerApi() {
+  dockerAgent.destroy();
 }

@@ -29,8 +29,9 @@ export function age(iso: string | null | undefined, now: number): string {
   return `${Math.floor(s / (86400 * 365))} y`;
 }
 
+/** "127.0.0.1:8080→80", "53/udp": TCP, by far the most common, goes without saying. */
 export function port(p: Port): string {
-  const inner = `${p.private_port}/${p.protocol}`;
+  const inner = p.protocol === "tcp" ? String(p.private_port) : `${p.private_port}/${p.protocol}`;
   if (p.host_port === null) return inner;
   const ip = p.host_ip && p.host_ip !== "0.0.0.0" && p.host_ip !== "::" ? `${p.host_ip}:` : "";
   return `${ip}${p.host_port}→${inner}`;
@@ -60,5 +61,5 @@ export function containerNames(
   ids: readonly string[],
   containers: Record<string, Container> | undefined,
 ): string[] {
-  return ids.map((id) => containers?.[id]?.name ?? shortId(id));
+  return ids.map((id) => containers?.[id]?.name ?? shortId(id)).sort((a, b) => a.localeCompare(b));
 }

@@ -84,8 +84,15 @@ export function EnginePage() {
               ["Session", connection.session ?? ""],
               ["Epoch", epoch ?? ""],
               ["Version", version === null ? "" : String(version)],
-              ["Last change", lastUpdated],
-              ["Heartbeat", connection.heartbeatMs ? `${connection.heartbeatMs} ms` : ""],
+              [
+                "Last change",
+                lastUpdated && (
+                  <time dateTime={lastUpdated} title={lastUpdated}>
+                    {new Date(lastUpdated).toLocaleString()}
+                  </time>
+                ),
+              ],
+              ["Heartbeat", connection.heartbeatMs ? `${connection.heartbeatMs / 1000} s` : ""],
               ["Reconnect attempts", String(connection.attempt)],
               [
                 "Last close",

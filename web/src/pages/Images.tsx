@@ -6,8 +6,14 @@ import { useFlashKey } from "../react/flash";
 import { shallowArrayEqual, useEngineState } from "../react/hooks";
 import type { Image } from "../store/types";
 
-const byTag = (a: Image, b: Image) =>
-  (a.tags[0] ?? "~").localeCompare(b.tags[0] ?? "~") || a.id.localeCompare(b.id);
+/** By first tag; untagged (dangling) images last, by id. */
+const byTag = (a: Image, b: Image) => {
+  const [ta, tb] = [a.tags[0], b.tags[0]];
+  if (ta !== undefined && tb !== undefined) return ta.localeCompare(tb) || a.id.localeCompare(b.id);
+  if (ta !== undefined) return -1;
+  if (tb !== undefined) return 1;
+  return a.id.localeCompare(b.id);
+};
 
 export function ImagesPage() {
   const act = useAct();
@@ -71,7 +77,7 @@ const ImageRow = memo(function ImageRow({ id }: { id: string }) {
           <Tag tone="warn">dangling</Tag>
         ) : (
           image.tags.map((t) => (
-            <div key={t} className="strong">
+            <div key={t} className="strong nowrap">
               {t}
             </div>
           ))

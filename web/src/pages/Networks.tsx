@@ -77,7 +77,7 @@ const NetworkRow = memo(function NetworkRow({ id }: { id: string }) {
   if (!network) return null;
   return (
     <tr className={pending ? "is-pending" : undefined} data-testid="network-row" data-name={network.name}>
-      <td className="rel strong" title={network.id}>
+      <td className="rel strong nowrap" title={network.id}>
         <Flash flashKey={flashKey} />
         {network.name} {network.internal && <Tag tone="off">internal</Tag>}
       </td>
