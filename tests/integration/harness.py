@@ -126,7 +126,7 @@ async def watching(**options: Any) -> AsyncIterator[Live]:
     """A watcher following the real engine (connected and loaded) for the ``with`` body.
 
     ``options`` go to :class:`Watcher`. On exit, every change that a Docker event caused must
-    have reached the state within a second of the event.
+    have reached the state within REFLECT_TIMEOUT (a second) of the event.
     """
     state = EngineState()
     async with DockerClient() as client:
@@ -141,8 +141,8 @@ async def watching(**options: Any) -> AsyncIterator[Live]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    slow = [lag for lag in live.lags if lag >= 1.0]
-    assert not slow, f"event-to-state lags over a second: {slow}"
+    slow = [lag for lag in live.lags if lag >= REFLECT_TIMEOUT]
+    assert not slow, f"event-to-state lags over {REFLECT_TIMEOUT} s: {slow}"
 
 
 def busybox_tar(extra: bytes = b"") -> bytes:
