@@ -64,7 +64,7 @@ def start_server(*extra: str, port: int | None = None, token: str | None = None)
     """Start `dockstate serve` (test-friendly timings unless overridden); wait until it has
     loaded the engine."""
     port = port or free_port()
-    token = token or secrets.token_urlsafe(12)
+    token = token or secrets.token_hex(12)  # never starts with "-" (argparse)
     args = [
         sys.executable, "-m", "dockstate.cli", "serve", "--port", str(port), "--token", token,
         "--heartbeat-ms", "500", "--hello-timeout", "1", *extra,
