@@ -1,6 +1,12 @@
 """The Docker adapter: the engine's client, its events, and the watcher that feeds the state."""
 
-from ._client import DEFAULT_DOCKER_HOST, DockerClient, resolve_docker_host
+from ._client import (
+    DEFAULT_DOCKER_HOST,
+    ContainerAction,
+    DockerClient,
+    PruneKind,
+    resolve_docker_host,
+)
 from ._convert import (
     container_from_inspect,
     engine_info_from,
@@ -13,9 +19,11 @@ from ._watcher import Watcher, WatcherStats
 
 __all__ = [
     "DEFAULT_DOCKER_HOST",
+    "ContainerAction",
     "DockerClient",
     "DockerEvent",
     "EventDeduper",
+    "PruneKind",
     "Watcher",
     "WatcherStats",
     "container_from_inspect",

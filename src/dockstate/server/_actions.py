@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar, get_args
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..engine._client import ContainerAction, PruneKind
+from ..engine import ContainerAction, PruneKind
 from ..errors import EngineAPIError, EngineUnavailable
 from ._context import ServerContext
 from ._rest import Context, ProblemError, problem_responses, read_only_refusal
