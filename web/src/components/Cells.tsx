@@ -36,3 +36,19 @@ export function Tag({ children, tone = "neutral" }: { children: ReactNode; tone?
 export function Empty({ children }: { children: ReactNode }) {
   return <div className="empty">{children}</div>;
 }
+
+/** Rows for the objects of a kind that are being created: their name and the pending label. */
+export function CreatingRows({ creating, columns }: { creating: PendingAction[]; columns: number }) {
+  return (
+    <>
+      {creating.map((p) => (
+        <tr key={p.key} className="is-pending">
+          <td className="strong">{"name" in p.request ? p.request.name : ""}</td>
+          <td colSpan={columns - 1}>
+            <Pending pending={p} />
+          </td>
+        </tr>
+      ))}
+    </>
+  );
+}

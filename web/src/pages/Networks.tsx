@@ -1,5 +1,5 @@
 import { memo } from "react";
-import { Age, Empty, Flash, Pending, Tag } from "../components/Cells";
+import { Age, CreatingRows, Empty, Flash, Pending, Tag } from "../components/Cells";
 import { CreateForm } from "../components/CreateForm";
 import { useAct } from "../components/useAct";
 import { containerNames } from "../format";
@@ -46,14 +46,7 @@ export function NetworksPage() {
           </tr>
         </thead>
         <tbody>
-          {creating.map((p) => (
-            <tr key={p.key} className="is-pending">
-              <td className="strong">{"name" in p.request ? p.request.name : ""}</td>
-              <td colSpan={6}>
-                <Pending pending={p} />
-              </td>
-            </tr>
-          ))}
+          <CreatingRows creating={creating} columns={7} />
           {ids.map((id) => (
             <NetworkRow key={id} id={id} />
           ))}

@@ -1,5 +1,5 @@
 import { memo } from "react";
-import { Age, Empty, Flash, Pending } from "../components/Cells";
+import { Age, CreatingRows, Empty, Flash, Pending } from "../components/Cells";
 import { CreateForm } from "../components/CreateForm";
 import { useAct } from "../components/useAct";
 import { containerNames } from "../format";
@@ -39,14 +39,7 @@ export function VolumesPage() {
           </tr>
         </thead>
         <tbody>
-          {creating.map((p) => (
-            <tr key={p.key} className="is-pending">
-              <td className="strong">{"name" in p.request ? p.request.name : ""}</td>
-              <td colSpan={5}>
-                <Pending pending={p} />
-              </td>
-            </tr>
-          ))}
+          <CreatingRows creating={creating} columns={6} />
           {names.map((name) => (
             <VolumeRow key={name} name={name} />
           ))}
