@@ -10,6 +10,7 @@ import { Agent, request } from "node:http";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -117,6 +118,25 @@ export async function startServer({ port: wantedPort, token: wantedToken } = {})
       await exited;
     },
   };
+}
+
+/**
+ * A server and a browser for the test file: started before its tests, stopped after them,
+ * with the containers the tests list in ``env.names`` removed. A test may replace
+ * ``env.server`` (e.g. after restarting it); the one there at the end is stopped.
+ */
+export function useServerAndBrowser() {
+  const env = { server: undefined, browser: undefined, names: [] };
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    removeContainers(...env.names);
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }
 
 export async function launchBrowser() {

@@ -1,39 +1,24 @@
 // No polling: an idle page makes no HTTP request; what changes reaches it over the WebSocket.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
-  launchBrowser,
-  removeContainers,
   row,
   runContainer,
   signedInPage,
-  startServer,
   unique,
   waitLive,
+  useServerAndBrowser,
 } from "./harness.mjs";
 
 const IDLE_MS = 10_000;
 
-let server;
-let browser;
-const names = [];
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  removeContainers(...names);
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser();
 
 test(`a live page makes no HTTP request in ${IDLE_MS / 1000} s, even while the engine changes`, async (t) => {
-  const { context, page, errors } = await signedInPage(browser, server);
+  const { context, page, errors } = await signedInPage(env.browser, env.server);
   await waitLive(page);
   const n = unique();
-  names.push(n);
+  env.names.push(n);
   await page.getByLabel("Search containers").fill(n);
 
   const requests = [];

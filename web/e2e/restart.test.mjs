@@ -1,42 +1,28 @@
 // The server goes away and comes back: the open page says so, reconnects by itself, and shows
 // what changed on the engine meanwhile.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   docker,
-  launchBrowser,
-  removeContainers,
   row,
   runContainer,
   signedInPage,
   startServer,
   unique,
   waitLive,
+  useServerAndBrowser,
 } from "./harness.mjs";
 
-let server;
-let browser;
-const names = [];
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  removeContainers(...names);
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser();
 
 test("killing `dockstate serve` shows reconnecting; started again on the same port and token, the page is live with the engine's changes", async (t) => {
-  const { context, page, errors } = await signedInPage(browser, server);
+  const { context, page, errors } = await signedInPage(env.browser, env.server);
   await waitLive(page);
   const prefix = unique("dst-ui-restart");
   const stays = `${prefix}-stays`;
   const gone = `${prefix}-gone`;
   const born = `${prefix}-born`;
-  names.push(stays, gone, born);
+  env.names.push(stays, gone, born);
   await page.getByLabel("Search containers").fill(prefix);
   runContainer(stays);
   runContainer(gone);
@@ -47,7 +33,7 @@ test("killing `dockstate serve` shows reconnecting; started again on the same po
 
   // Down: SIGKILL, so the server says no goodbye; the page's socket just breaks.
   const killedAt = Date.now();
-  await server.kill();
+  await env.server.kill();
   const badge = page.getByTestId("connection");
   await badge.getByText(/Reconnecting/).waitFor({ timeout: 10_000 });
   await page.getByTestId("stale").getByText("Possibly stale").waitFor();
@@ -63,7 +49,7 @@ test("killing `dockstate serve` shows reconnecting; started again on the same po
 
   // Up again, same port and token: the session cookie of the page is still good.
   const restartedAt = Date.now();
-  server = await startServer({ port: server.port, token: server.token });
+  env.server = await startServer({ port: env.server.port, token: env.server.token });
   const serving = Date.now() - restartedAt;
   await waitLive(page, 30_000);
   const reconnected = Date.now() - restartedAt;

@@ -1,44 +1,29 @@
 // The web UI against a real `dockstate serve` and a real Docker engine, in Debian's Chromium.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import {
   docker,
-  launchBrowser,
-  removeContainers,
   row,
   runContainer,
   signedInPage,
-  startServer,
   unique,
+  useServerAndBrowser,
 } from "./harness.mjs";
 
 const LIVE = 10_000; // how soon a change must show, at most
 
-let server;
-let browser;
-const names = [];
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  removeContainers(...names);
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser();
 
 function name() {
   const n = unique();
-  names.push(n);
+  env.names.push(n);
   return n;
 }
 
 describe("sign-in", () => {
   test("the printed URL signs in, and the token leaves the address bar", async () => {
-    const { context, page, errors } = await signedInPage(browser, server);
-    assert.equal(page.url(), `${server.url}/`);
+    const { context, page, errors } = await signedInPage(env.browser, env.server);
+    assert.equal(page.url(), `${env.server.url}/`);
     await page.getByTestId("connection").getByText("Live").waitFor({ timeout: LIVE });
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === "dockstate_session");
@@ -51,9 +36,9 @@ describe("sign-in", () => {
   });
 
   test("without the cookie, / says to open the URL that serve printed", async () => {
-    const context = await browser.newContext();
+    const context = await env.browser.newContext();
     const page = await context.newPage();
-    const response = await page.goto(`${server.url}/`);
+    const response = await page.goto(`${env.server.url}/`);
     assert.equal(response.status(), 401);
     await page.getByText("dockstate serve").first().waitFor();
     await context.close();
@@ -62,7 +47,7 @@ describe("sign-in", () => {
 
 describe("containers", () => {
   test("a container started with docker run appears without a reload; Stop stops it", async () => {
-    const { context, page, errors } = await signedInPage(browser, server);
+    const { context, page, errors } = await signedInPage(env.browser, env.server);
     await page.getByTestId("connection").getByText("Live").waitFor({ timeout: LIVE });
     let navigations = 0;
     page.on("framenavigated", () => navigations++);
@@ -89,7 +74,7 @@ describe("containers", () => {
   });
 
   test("a refusal rolls the row back and shows Docker's message", async () => {
-    const { context, page } = await signedInPage(browser, server);
+    const { context, page } = await signedInPage(env.browser, env.server);
     const n = name();
     await page.getByLabel("Search containers").fill(n);
     runContainer(n);
@@ -111,11 +96,11 @@ describe("containers", () => {
   });
 
   test("search and the state filter narrow the table", async () => {
-    const { context, page } = await signedInPage(browser, server);
+    const { context, page } = await signedInPage(env.browser, env.server);
     const prefix = unique("dst-ui-filter");
     const running = `${prefix}-running`;
     const stopped = `${prefix}-stopped`;
-    names.push(running, stopped);
+    env.names.push(running, stopped);
     const search = page.getByLabel("Search containers");
     await search.fill(prefix);
     runContainer(running);
@@ -138,7 +123,7 @@ describe("containers", () => {
 
 describe("connection", () => {
   test("the last known state shows at once from IndexedDB, marked stale", async () => {
-    const { context, page } = await signedInPage(browser, server);
+    const { context, page } = await signedInPage(env.browser, env.server);
     const n = name();
     await page.getByLabel("Search containers").fill(n);
     runContainer(n);
@@ -154,7 +139,7 @@ describe("connection", () => {
   });
 
   test("a dropped connection shows reconnecting with a countdown, then live again", async () => {
-    const context = await browser.newContext();
+    const context = await env.browser.newContext();
     const page = await context.newPage();
     // Every WebSocket of the page goes through this route, so the test can cut it.
     let refuse = false;
@@ -167,7 +152,7 @@ describe("connection", () => {
       ws.connectToServer();
       live = ws;
     });
-    await page.goto(server.signInUrl);
+    await page.goto(env.server.signInUrl);
     const badge = page.getByTestId("connection");
     await badge.getByText("Live").waitFor({ timeout: LIVE });
     refuse = true;
