@@ -11,9 +11,11 @@ whole batches at a time, so a batch is never split.
 
 A client that reads slowly therefore receives fewer, larger messages, and costs memory bounded
 by the number of objects it can see. A subscription whose pending map still grows past
-``max_pending`` is cleared and marked for ``resync_required`` (code ``SLOW_CONSUMER``) followed
-by a fresh snapshot. A send that blocks longer than the connection's send timeout closes the
-connection with 4499. Nothing a client does delays the listener, or any other client.
+``max_pending`` while it holds changes its client has not yet taken is cleared and marked for
+``resync_required`` (code ``SLOW_CONSUMER``) followed by a fresh snapshot. One large batch
+offered to a client that is keeping up is not a sign of slowness and never trips it. A send
+that blocks longer than the connection's send timeout closes the connection with 4499. Nothing
+a client does delays the listener, or any other client.
 
 Each change is serialized to JSON once (lazily, on first need) and the same text is spliced
 into every subscription's message; each object's JSON is cached while it does not change.
@@ -249,9 +251,10 @@ class Subscription:
         if self.mode == "full":
             self.full_dirty = self.full_dirty or any(self._admits(e) for e in encoded)
             return
+        behind = bool(self.pending)  # the client has not taken the previous batches yet
         for enc in encoded:
             self.add_change(enc)
-        if len(self.pending) > max_pending:
+        if behind and len(self.pending) > max_pending:
             self.pending.clear()
             self.needs_snapshot = True
             self.resync_code = "SLOW_CONSUMER"

@@ -571,6 +571,20 @@ def test_a_slow_consumer_is_cut_off_and_resynced_without_slowing_others(hub: Hub
     slow.assert_in_sync()
 
 
+def test_one_batch_larger_than_the_bound_does_not_make_a_prompt_client_slow(hub: Hub) -> None:
+    hub.max_pending = 5
+    client = watch(hub, None)
+    committed(hub.state, [Upsert(volume(f"v{n}")) for n in range(20)])
+    assert not client.sub.needs_snapshot
+    assert len(client.drain()) == 21  # twenty volumes and the stats, as changes
+    client.assert_in_sync()
+    assert client.resyncs == 0
+    # Behind on that batch, the next one trips the bound.
+    committed(hub.state, [Upsert(volume(f"w{n}")) for n in range(20)])
+    committed(hub.state, [Upsert(volume("x"))])
+    assert client.sub.resync_code == "SLOW_CONSUMER"
+
+
 def test_pending_is_bounded_by_the_objects_not_by_the_changes(hub: Hub) -> None:
     state = hub.state
     hub.max_pending = 3
