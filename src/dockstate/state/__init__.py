@@ -22,7 +22,7 @@ from ._entities import (
     SystemStats,
     Volume,
 )
-from ._history import History
+from ._history import Archive, History
 from ._replay import MAP_OF_KIND, apply_change, replay
 from ._state import DEFAULT_HISTORY_LIMIT, EngineState, Listener, utc_now
 
@@ -31,6 +31,7 @@ __all__ = [
     "COMPOSE_SERVICE_LABEL",
     "DEFAULT_HISTORY_LIMIT",
     "MAP_OF_KIND",
+    "Archive",
     "Cause",
     "Change",
     "ChangeBatch",

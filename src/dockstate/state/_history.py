@@ -4,11 +4,32 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from typing import Protocol
 
 from ..errors import VersionExpired, VersionTooNew
 from ._changes import Change, ChangeBatch
 
-__all__ = ["History"]
+__all__ = ["Archive", "History"]
+
+
+class Archive(Protocol):
+    """Changes older than the in-memory history still holds, kept elsewhere (e.g. on disk).
+
+    The core never does I/O itself: whoever gives an :class:`EngineState` an archive owns it.
+    """
+
+    @property
+    def oldest(self) -> int:
+        """The oldest version after which :meth:`since` can replay."""
+        ...
+
+    def since(self, version: int, until: int) -> list[Change]:
+        """Every change in ``(version, until]``, oldest first, each with its ``obj`` and ``prev``.
+
+        Raises:
+            VersionExpired: ``version`` is older than :attr:`oldest`.
+        """
+        ...
 
 
 class History:

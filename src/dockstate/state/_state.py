@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, cast
 
-from ..errors import InvalidBatch
+from ..errors import InvalidBatch, StateError, VersionExpired
 from ._changes import Cause, Change, ChangeBatch, Operation, Remove, Upsert, kind_of
 from ._entities import (
     Container,
@@ -21,7 +21,7 @@ from ._entities import (
     SystemStats,
     Volume,
 )
-from ._history import History
+from ._history import Archive, History
 from ._patch import make_patch
 
 __all__ = ["DEFAULT_HISTORY_LIMIT", "EngineState", "Listener", "utc_now"]
@@ -54,6 +54,8 @@ class EngineState:
         history_limit: how many changes :meth:`changes_since` can replay at most.
         clock: returns the commit timestamp (``last_updated``); injectable for tests.
         host: where the engine is reached, shown in ``engine_info.host``.
+        archive: where :meth:`changes_since` finds changes older than the in-memory
+            history (optional; may also be set later through :attr:`archive`).
     """
 
     def __init__(
@@ -63,8 +65,10 @@ class EngineState:
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         clock: Callable[[], str] = utc_now,
         host: str = "",
+        archive: Archive | None = None,
     ) -> None:
         self.epoch = epoch or secrets.token_hex(8)
+        self.archive = archive
         self._clock = clock
         self._version = 0
         self._last_updated = clock()
@@ -97,6 +101,8 @@ class EngineState:
     @property
     def oldest(self) -> int:
         """The oldest version after which :meth:`changes_since` can still replay."""
+        if self.archive is not None:
+            return min(self.archive.oldest, self._history.oldest)
         return self._history.oldest
 
     @property
@@ -129,6 +135,14 @@ class EngineState:
             return {"engine_info": self._engine_info, "system_stats": self._stats}.get(key)
         return self._maps[kind].get(key)
 
+    def objects(self) -> Iterator[tuple[Kind, Entity]]:
+        """Every object held, with its kind; engine_info and system_stats last."""
+        for kind, objects in self._maps.items():
+            for obj in objects.values():
+                yield kind, obj
+        yield "engine", self._engine_info
+        yield "engine", self._stats
+
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-ready data, in the shape of protocol.md §1."""
         return {
@@ -149,7 +163,37 @@ class EngineState:
             VersionExpired: ``version`` is older than :attr:`oldest`.
             VersionTooNew: ``version`` is newer than :attr:`version`.
         """
-        return self._history.since(version, self._version)
+        history = self._history
+        if self.archive is None or version >= history.oldest:
+            return history.since(version, self._version)
+        try:
+            older = self.archive.since(version, history.oldest)
+        except VersionExpired:
+            raise VersionExpired(version, self.oldest, self._version) from None
+        return older + history.since(history.oldest, self._version)
+
+    def restore(self, objects: Iterable[Entity], *, version: int, last_updated: str) -> None:
+        """Start from a state saved earlier at ``version`` (e.g. before a restart), with no
+        change committed: the objects are held as given, derived fields and ``rev`` included.
+
+        Raises:
+            StateError: the state has already committed changes.
+        """
+        if self._version:
+            raise StateError("only a fresh state can be restored")
+        for obj in objects:
+            if isinstance(obj, SystemStats):
+                self._stats = obj
+            elif isinstance(obj, EngineInfo):
+                self._engine_info = obj
+            else:
+                self._maps[kind_of(obj)][obj.key] = obj
+                if isinstance(obj, Container):
+                    for kind, refs in _references(obj).items():
+                        for ref in refs:
+                            self._users[kind].setdefault(ref, set()).add(obj.id)
+        self._version, self._last_updated = version, last_updated
+        self._history = History(self._history.limit, start_version=version)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every batch committed from now on; returns an unsubscriber.

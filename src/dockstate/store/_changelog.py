@@ -1,0 +1,314 @@
+"""The durable change log: every committed batch, the objects at its two ends, and the epoch.
+
+Tables (all in one SQLite file, see :mod:`._db`):
+
+- ``changes``: one row per committed change: its version, the batch it belongs to, when it was
+  committed, and the object after it (``NULL`` when removed) with its JSON Patch and cause.
+- ``current``: every object as of the newest version, so that a restart restores the state.
+- ``base``: every object as of :attr:`ChangeLog.oldest`, the version retention has pruned up
+  to, so that the object *before* any retained change (``Change.prev``) is always known.
+
+A batch is written inside :meth:`ChangeLog.record`, synchronously, before any client is sent
+it (listeners run before the hub's sender tasks): once a client has seen a version, that
+version is on disk and a restarted dockstate never numbers a different change with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+
+from ..errors import VersionExpired
+from ..state import (
+    Cause,
+    Change,
+    ChangeBatch,
+    Container,
+    EngineInfo,
+    Entity,
+    Image,
+    Kind,
+    Network,
+    SystemStats,
+    Volume,
+)
+
+__all__ = ["ChangeLog", "Saved", "entity_from_json"]
+
+log = logging.getLogger(__name__)
+
+_MODELS: dict[str, type[Entity]] = {
+    "container": Container,
+    "image": Image,
+    "volume": Volume,
+    "network": Network,
+    "engine_info": EngineInfo,
+    "system_stats": SystemStats,
+}
+
+
+def entity_from_json(kind: str, key: str, text: str) -> Entity:
+    """Rebuild a stored object (engine objects are told apart by their key)."""
+    return _MODELS[key if kind == "engine" else kind].model_validate_json(text)
+
+
+class Saved:
+    """What a previous run left: its epoch, version and engine, and the objects then."""
+
+    def __init__(
+        self, epoch: str, version: int, last_updated: str, host: str, objects: list[Entity]
+    ) -> None:
+        self.epoch = epoch
+        self.host = host
+        self.version = version
+        self.last_updated = last_updated
+        self.objects = objects
+
+
+class ChangeLog:
+    """The change history on disk; an :class:`~dockstate.state.Archive` for EngineState.
+
+    Args:
+        db: an open connection holding the schema of :mod:`._db` (owned by the caller).
+        retain_changes: prune the oldest batches beyond this many changes.
+        retain_seconds: prune batches committed longer ago than this.
+        clock: the current time (seconds since the epoch); injectable for tests.
+    """
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        *,
+        retain_changes: int,
+        retain_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self.retain_changes = retain_changes
+        self.retain_seconds = retain_seconds
+        self._clock = clock
+        self.failed: str | None = None
+        self._count = db.execute("SELECT count(*) FROM changes").fetchone()[0]
+
+    # -- the epoch and the saved state -----------------------------------------------------
+
+    def saved(self) -> Saved | None:
+        """The state the previous run left, or ``None`` (first run, or it was invalidated)."""
+        meta = self._meta()
+        if meta.get("valid") != "1" or "epoch" not in meta:
+            return None
+        objects = [
+            entity_from_json(kind, key, text)
+            for kind, key, text in self._db.execute("SELECT kind, id, obj FROM current")
+        ]
+        return Saved(
+            meta["epoch"], int(meta["version"]), meta["last_updated"], meta["host"], objects
+        )
+
+    def start(
+        self,
+        epoch: str,
+        version: int,
+        last_updated: str,
+        host: str,
+        objects: Iterable[tuple[Kind, Entity]],
+    ) -> None:
+        """Begin a new history (a new epoch) at ``version``, holding ``objects`` then; forget
+        every change and object of the previous one."""
+        rows = [(kind, obj.key, obj.model_dump_json()) for kind, obj in objects]
+        with self._db:
+            for table in ("changes", "current", "base", "meta"):
+                self._db.execute(f"DELETE FROM {table}")
+            for table in ("current", "base"):
+                self._db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", rows)
+            self._set_meta(epoch=epoch, version=version, last_updated=last_updated)
+            self._set_meta(oldest=version, host=host, valid=1)
+        self._count = 0
+
+    @property
+    def oldest(self) -> int:
+        """The version after which every change is still on disk."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'oldest'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def record(self, batch: ChangeBatch) -> None:
+        """Append a committed batch (an EngineState listener: never raises).
+
+        A write that fails (disk full...) is logged, and the log stops recording and marks
+        itself invalid, so that the next run starts a new epoch instead of reusing versions
+        that clients may have seen.
+        """
+        if self.failed is not None:
+            return
+        try:
+            with self._db:
+                self._write(batch)
+        except sqlite3.Error as err:
+            self._fail(err)
+            return
+        self._count += len(batch.changes)
+        if self._count > self.retain_changes * 1.1:
+            self.prune()
+
+    def _write(self, batch: ChangeBatch) -> None:
+        now = self._clock()
+        rows = []
+        for c in batch.changes:
+            obj = c.obj.model_dump_json() if c.obj is not None else None
+            rows.append(
+                (
+                    c.v,
+                    batch.from_version,
+                    now,
+                    c.kind,
+                    c.id,
+                    c.op,
+                    obj,
+                    json.dumps(c.patch) if c.patch is not None else None,
+                    json.dumps(c.cause.to_json()) if c.cause is not None else None,
+                )
+            )
+        db = self._db
+        db.executemany("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany(
+            "INSERT OR REPLACE INTO current VALUES (?, ?, ?)",
+            [(r[3], r[4], r[6]) for r in rows if r[6] is not None],
+        )
+        db.executemany(
+            "DELETE FROM current WHERE kind = ? AND id = ?",
+            [(r[3], r[4]) for r in rows if r[6] is None],
+        )
+        self._set_meta(version=batch.to_version, last_updated=batch.timestamp)
+
+    def _fail(self, err: Exception) -> None:
+        self.failed = str(err)
+        log.error("the history database failed (%s); changes are no longer saved", err)
+        try:
+            with self._db:
+                self._set_meta(valid=0)
+        except sqlite3.Error:
+            log.error("the history database could not be marked invalid either")
+
+    def prune(self) -> int:
+        """Drop the oldest whole batches beyond the retention limits; return how many changes.
+
+        The objects as of the new oldest version move to ``base`` first.
+        """
+        db = self._db
+        newest = db.execute("SELECT max(v) FROM changes").fetchone()[0]
+        if newest is None:
+            return 0
+        cut = newest - self.retain_changes
+        aged = db.execute(
+            "SELECT max(v) FROM changes WHERE at < ?", (self._clock() - self.retain_seconds,)
+        ).fetchone()[0]
+        cut = max(cut, aged or 0)
+        # Never inside a batch: stop at the start of the batch that holds the cut.
+        straddling = db.execute("SELECT batch FROM changes WHERE v = ?", (cut + 1,)).fetchone()
+        if straddling is not None:
+            cut = min(cut, straddling[0])
+        if cut <= self.oldest:
+            return 0
+        try:
+            with db:
+                dropped: int = self._prune_to(cut)
+        except sqlite3.Error as err:
+            self._fail(err)
+            return 0
+        self._count -= dropped
+        return dropped
+
+    def _prune_to(self, cut: int) -> int:
+        db = self._db
+        # The last change of each object up to the cut decides what base holds for it.
+        last = """SELECT kind, id, obj FROM changes AS c WHERE v <= :cut AND v = (
+                      SELECT max(v) FROM changes WHERE kind = c.kind AND id = c.id AND v <= :cut)"""
+        rows = db.execute(last, {"cut": cut}).fetchall()
+        db.executemany(
+            "INSERT OR REPLACE INTO base VALUES (?, ?, ?)", [r for r in rows if r[2] is not None]
+        )
+        db.executemany(
+            "DELETE FROM base WHERE kind = ? AND id = ?", [r[:2] for r in rows if r[2] is None]
+        )
+        dropped = db.execute("DELETE FROM changes WHERE v <= ?", (cut,)).rowcount
+        self._set_meta(oldest=cut)
+        return dropped
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def since(self, version: int, until: int) -> list[Change]:
+        """Every change in ``(version, until]``, oldest first, with ``obj`` and ``prev``.
+
+        Raises:
+            VersionExpired: ``version`` is older than :attr:`oldest`, or the log failed.
+        """
+        oldest = self.oldest
+        if version < oldest or self.failed is not None:
+            raise VersionExpired(version, oldest, until)
+        rows = self._db.execute(
+            "SELECT v, kind, id, op, obj, patch, cause FROM changes WHERE v > ? AND v <= ? "
+            "ORDER BY v",
+            (version, until),
+        ).fetchall()
+        latest: dict[tuple[str, str], Entity | None] = {}
+        changes = []
+        for v, kind, key, op, obj_text, patch, cause in rows:
+            obj = entity_from_json(kind, key, obj_text) if obj_text is not None else None
+            if (kind, key) in latest:
+                prev = latest[(kind, key)]
+            else:
+                prev = None if op == "created" else self._object_at(kind, key, version)
+            latest[(kind, key)] = obj
+            changes.append(
+                Change(
+                    v,
+                    kind,
+                    op,
+                    key,
+                    obj,
+                    json.loads(patch) if patch is not None else None,
+                    _cause(cause),
+                    prev,
+                )
+            )
+        return changes
+
+    def _object_at(self, kind: Kind, key: str, version: int) -> Entity | None:
+        """The object as it was at ``version`` (at least :attr:`oldest`)."""
+        row = self._db.execute(
+            "SELECT obj FROM changes WHERE kind = ? AND id = ? AND v <= ? ORDER BY v DESC LIMIT 1",
+            (kind, key, version),
+        ).fetchone()
+        if row is None:
+            row = self._db.execute(
+                "SELECT obj FROM base WHERE kind = ? AND id = ?", (kind, key)
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return entity_from_json(kind, key, row[0])
+
+    def count(self) -> int:
+        """How many changes are on disk."""
+        return int(self._count)
+
+    # -- meta ------------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, value FROM meta"))
+
+    def _set_meta(self, **values: object) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
+        )
+
+
+def _cause(text: str | None) -> Cause | None:
+    if text is None:
+        return None
+    raw = json.loads(text)
+    return Cause(raw["type"], raw["action"], raw.get("time_nano"))

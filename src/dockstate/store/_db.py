@@ -1,0 +1,102 @@
+"""The SQLite file behind the store: opening it, its schema, and the lock that keeps it ours."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from pathlib import Path
+from typing import IO
+
+from ..errors import DockstateError
+
+__all__ = ["SCHEMA_VERSION", "StoreError", "open_db"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+    v INTEGER PRIMARY KEY,
+    batch INTEGER NOT NULL,      -- the from-version of the batch the change belongs to
+    at REAL NOT NULL,            -- commit time, seconds since the Unix epoch (for retention)
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    op TEXT NOT NULL,
+    obj TEXT,                    -- the object after the change, NULL when removed
+    patch TEXT,
+    cause TEXT
+);
+CREATE INDEX IF NOT EXISTS changes_by_object ON changes (kind, id, v);
+CREATE TABLE IF NOT EXISTS current (
+    kind TEXT NOT NULL, id TEXT NOT NULL, obj TEXT NOT NULL, PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS base (
+    kind TEXT NOT NULL, id TEXT NOT NULL, obj TEXT NOT NULL, PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    time_nano INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    container TEXT,              -- the container a network or volume event concerns
+    attributes TEXT NOT NULL,
+    UNIQUE (time_nano, type, action, actor)
+);
+CREATE INDEX IF NOT EXISTS events_by_actor ON events (type, actor, time_nano);
+CREATE INDEX IF NOT EXISTS events_by_container ON events (container, time_nano)
+    WHERE container IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_time ON events (time_nano);
+"""
+
+
+class StoreError(DockstateError):
+    """The history database cannot be used (locked by another dockstate, unreadable...)."""
+
+
+def open_db(path: Path) -> tuple[sqlite3.Connection, IO[bytes]]:
+    """Open (creating if needed) the database at ``path`` and lock it for this process.
+
+    Returns the connection and the open lock file (closing it releases the lock).
+
+    Raises:
+        StoreError: another process holds the lock, or the file is not a usable database.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = open(path.with_name(path.name + ".lock"), "wb")  # noqa: SIM115 (held open)
+    except OSError as err:
+        raise StoreError(f"cannot open the history database {path}: {err}") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise StoreError(
+            f"the history database {path} is in use by another dockstate "
+            "(give this one its own with --db, or --no-db)"
+        ) from None
+    try:
+        db = sqlite3.connect(path, check_same_thread=False)
+        os.chmod(path, 0o600)  # it holds the engine's state: no one else's business
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # a killed process loses nothing committed
+        db.executescript(_SCHEMA)
+        found = db.execute("PRAGMA user_version").fetchone()[0]
+        if found not in (0, SCHEMA_VERSION):
+            db.close()
+            raise StoreError(
+                f"the history database {path} has schema {found}, this dockstate knows "
+                f"{SCHEMA_VERSION}: move it away to start a new history"
+            )
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.Error as err:
+        with contextlib.suppress(Exception):
+            lock.close()
+        raise StoreError(f"cannot use the history database {path}: {err}") from None
+    except StoreError:
+        lock.close()
+        raise
+    return db, lock

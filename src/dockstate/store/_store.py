@@ -1,0 +1,109 @@
+"""The Store: one engine's durable history (its change log and its raw events) in one file."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import IO
+
+from ..state import EngineState
+from ._changelog import ChangeLog
+from ._db import open_db
+from ._timeline import EventLog
+
+__all__ = ["Retention", "Store"]
+
+log = logging.getLogger(__name__)
+
+DAY = 86_400.0
+
+
+class Retention:
+    """How much history to keep: at most ``changes`` changes and ``events`` events, none older
+    than ``days``."""
+
+    def __init__(self, changes: int = 100_000, events: int = 100_000, days: float = 7.0):
+        if changes < 1 or events < 1 or days <= 0:
+            raise ValueError("retention limits must be positive")
+        self.changes, self.events, self.days = changes, events, days
+
+
+class Store:
+    """The durable history of the engine at ``host``, in the SQLite file at ``path``.
+
+    Opening it locks the file for this process. :meth:`attach` restores the state the last
+    run left (same epoch, same version, so clients resume exactly across a restart) and then
+    records every batch the state commits; :attr:`events` keeps every raw Docker event.
+
+    Raises:
+        StoreError: (from :meth:`open`) the file is locked by another dockstate or unusable.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        db: sqlite3.Connection,
+        lock: IO[bytes],
+        *,
+        host: str,
+        retention: Retention,
+    ) -> None:
+        seconds = retention.days * DAY
+        self.path = path
+        self.host = host
+        self.changes = ChangeLog(db, retain_changes=retention.changes, retain_seconds=seconds)
+        self.events = EventLog(
+            db, retain_events=retention.events, retain_seconds=seconds, clock_ns=time.time_ns
+        )
+        self._db = db
+        self._lock = lock
+
+    @classmethod
+    def open(cls, path: str | Path, *, host: str, retention: Retention | None = None) -> Store:
+        """Open (or create) the history at ``path`` for the engine at ``host``."""
+        db_path = Path(path).expanduser()
+        db, lock = open_db(db_path)
+        return cls(db_path, db, lock, host=host, retention=retention or Retention())
+
+    def attach(self, state: EngineState) -> bool:
+        """Continue the saved history in the fresh ``state``, or start a new one with it.
+
+        From then on every committed batch is written before any client can be sent it, and
+        ``state.changes_since`` reaches back into the file.
+
+        Returns:
+            Whether a saved state was restored (``False``: a new epoch began).
+        """
+        saved = self.changes.saved()
+        if saved is not None and saved.host != self.host:
+            log.warning(
+                "the history at %s belongs to the engine at %s, not %s: starting a new one",
+                self.path,
+                saved.host,
+                self.host,
+            )
+            saved = None
+        if saved is None:
+            self.changes.start(
+                state.epoch, state.version, state.last_updated, self.host, state.objects()
+            )
+        else:
+            state.epoch = saved.epoch
+            state.restore(saved.objects, version=saved.version, last_updated=saved.last_updated)
+            log.info(
+                "restored version %d of epoch %s from %s", saved.version, saved.epoch, self.path
+            )
+        state.archive = self.changes
+        state.subscribe(self.changes.record)
+        return saved is not None
+
+    def prune(self) -> int:
+        """Apply the retention limits now (also done as the logs grow); return rows dropped."""
+        return self.changes.prune() + self.events.prune()
+
+    def close(self) -> None:
+        """Close the file and release its lock."""
+        self._db.close()
+        self._lock.close()
