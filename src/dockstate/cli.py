@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -62,13 +63,31 @@ def _parser() -> argparse.ArgumentParser:
         help="a browser origin allowed besides the server's own (repeatable)",
     )
     serve.add_argument("--reconcile-interval", type=float, default=60.0, metavar="SECONDS")
+    history = serve.add_argument_group("durable history (changes and raw Docker events)")
+    history.add_argument(
+        "--db",
+        metavar="PATH",
+        help="the SQLite file that keeps the history across restarts "
+        "(default: $DOCKSTATE_DB, else ~/.local/state/dockstate/<engine>.db)",
+    )
+    history.add_argument(
+        "--no-db", action="store_true", help="keep history in memory only (lost on restart)"
+    )
+    history.add_argument("--retain-changes", type=_positive_int, default=100_000, metavar="N")
+    history.add_argument("--retain-events", type=_positive_int, default=100_000, metavar="N")
+    history.add_argument("--retain-days", type=_positive_float, default=7.0, metavar="DAYS")
     tuning = serve.add_argument_group("tuning (defaults suit most uses)")
     tuning.add_argument("--heartbeat-ms", type=int, default=15_000)
     tuning.add_argument("--hello-timeout", type=float, default=10.0, metavar="SECONDS")
     tuning.add_argument("--max-pending", type=int, default=10_000)
     tuning.add_argument("--send-timeout", type=float, default=30.0, metavar="SECONDS")
     tuning.add_argument("--rate", type=float, default=50.0, help="client messages per second")
-    tuning.add_argument("--history-limit", type=int, default=10_000, help="changes kept for resume")
+    tuning.add_argument(
+        "--history-limit",
+        type=_positive_int,
+        default=2_000,
+        help="changes kept in memory for resuming clients (older ones come from --db)",
+    )
     watch = engine_command(
         "watch",
         "Print each change to the engine's state as it happens "
@@ -89,6 +108,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text}")
+    return value
+
+
+def _db_path(given: str | None, docker_host: str | None) -> str:
+    """The history database: as given, else $DOCKSTATE_DB, else one file per engine under
+    $XDG_STATE_HOME (~/.local/state)."""
+    if given or os.environ.get("DOCKSTATE_DB"):
+        return str(given or os.environ["DOCKSTATE_DB"])
+    state_home = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    engine = re.sub(r"[^A-Za-z0-9.]+", "-", resolve_docker_host(docker_host)).strip("-")
+    return os.path.join(state_home, "dockstate", f"{engine}.db")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +164,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import os
 
     from .server import ServerConfig, serve
 
@@ -146,6 +188,10 @@ def _serve(args: argparse.Namespace) -> None:
         rate=args.rate,
         burst=max(1, int(args.rate * 2)),
         history_limit=args.history_limit,
+        db=None if args.no_db else _db_path(args.db, args.docker_host),
+        retain_changes=args.retain_changes,
+        retain_events=args.retain_events,
+        retain_days=args.retain_days,
     )
     if token:
         config = dataclasses.replace(config, token=token)

@@ -93,6 +93,13 @@ async def _perform(prefix: str, op: tuple[str, ...]) -> None:
         "prune-networks": ["network", "prune", "-f", "--filter", f"label={LABEL}"],
     }
     command = args[name]
+    if (
+        name == "connect"
+        and await docker("inspect", "-f", "{{.State.Running}}", n(last), check=False) != "true"
+    ):
+        # Docker sends no event when a container that is not running joins a network: only
+        # reconciliation sees it (test_operations covers that), and this scenario wants none.
+        return
     if name in ("run", "create"):
         command += [TEST_IMAGE, "sleep", "300"]
     await docker(*command, check=False)

@@ -190,6 +190,26 @@ async def test_network_connect_and_disconnect(live: Live) -> None:
     )
 
 
+async def test_connecting_a_created_container_is_repaired_by_reconciliation(live: Live) -> None:
+    """Docker sends no event when a container that never ran is connected to a network (its
+    endpoint is only made at start): only the periodic reconciliation can see it, and it
+    counts the repair."""
+    net, name = unique("net-"), unique("created-")
+    await docker("network", "create", "--label", f"{LABEL}=1", net)
+    cid = await docker("create", "--label", f"{LABEL}=1", "--name", name, TEST_IMAGE)
+    await live.wait_for(lambda s: cid in s.containers)
+    await docker("network", "connect", net, name)
+    await asyncio.sleep(0.5)
+    assert net not in live.state.containers[cid].networks  # no event came: still unknown
+    # Two objects repaired: the container, and the network's list of members.
+    assert await live.watcher.reconcile() == 2
+    assert net in live.state.containers[cid].networks
+    assert cid in next(n for n in live.state.networks.values() if n.name == net).containers
+    assert live.watcher.stats.repairs == 2
+    await docker("rm", name)
+    await docker("network", "rm", net)
+
+
 async def test_image_import_tag_untag_remove(live: Live) -> None:
     repo = unique("img-")
     tarball = busybox_tar()

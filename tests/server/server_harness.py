@@ -10,6 +10,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ class ServerProcess:
     url: str
     token: str
     process: subprocess.Popen[bytes]
+    #: The server's history database (pass it as ``db`` to start the same server again).
+    db: str | None = None
 
     @property
     def port(self) -> int:
@@ -60,19 +63,25 @@ class ServerProcess:
             self.process.kill()
 
 
-def start_server(*extra: str, port: int | None = None, token: str | None = None) -> ServerProcess:
+def start_server(
+    *extra: str, port: int | None = None, token: str | None = None, db: str | None = None
+) -> ServerProcess:
     """Start `dockstate serve` (test-friendly timings unless overridden); wait until it has
-    loaded the engine."""
+    loaded the engine. Each server has its own history database in a fresh temporary
+    directory, unless ``db`` names one (e.g. the previous server's) or ``extra`` has --no-db.
+    """
     port = port or free_port()
     token = token or secrets.token_hex(12)  # never starts with "-" (argparse)
+    if db is None and "--no-db" not in extra and "--db" not in extra:
+        db = str(Path(tempfile.mkdtemp(prefix="dockstate-test-")) / "history.db")
     args = [
         sys.executable, "-m", "dockstate.cli", "serve", "--port", str(port), "--token", token,
-        "--heartbeat-ms", "500", "--hello-timeout", "1", *extra,
+        "--heartbeat-ms", "500", "--hello-timeout", "1", *(["--db", db] if db else []), *extra,
     ]  # fmt: skip
     process = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"}
     )
-    server = ServerProcess(f"http://127.0.0.1:{port}", token, process)
+    server = ServerProcess(f"http://127.0.0.1:{port}", token, process, db)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

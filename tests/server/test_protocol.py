@@ -246,8 +246,8 @@ async def test_resync_sends_a_fresh_snapshot(server: ServerProcess) -> None:
 
 @pytest.fixture(scope="module")
 def short_history() -> Any:
-    """A server that keeps only 5 changes, so that its oldest version moves."""
-    proc = start_server("--history-limit", "5")
+    """A server that keeps only 5 changes (in memory only), so that its oldest version moves."""
+    proc = start_server("--history-limit", "5", "--no-db")
     yield proc
     proc.stop()
 

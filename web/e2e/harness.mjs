@@ -7,7 +7,9 @@
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Agent, request } from "node:http";
+import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before } from "node:test";
@@ -67,15 +69,18 @@ function freePort() {
 /**
  * `dockstate serve --port P --token T` ($DOCKSTATE_SERVE replaces the command before the
  * options), waited for until its engine link is connected. A free port and a fresh token
- * unless given (to start a server again where a stopped one was).
+ * unless given (to start a server again where a stopped one was), and its own history
+ * database unless `db` names one (the stopped server's, to continue its history).
  */
-export async function startServer({ port: wantedPort, token: wantedToken } = {}) {
+export async function startServer({ port: wantedPort, token: wantedToken, db: wantedDb } = {}) {
   const port = wantedPort ?? (await freePort());
   const token = wantedToken ?? randomBytes(12).toString("hex");
+  const db = wantedDb ?? join(mkdtempSync(join(tmpdir(), "dockstate-e2e-")), "history.db");
   const command = process.env.DOCKSTATE_SERVE
     ? process.env.DOCKSTATE_SERVE.split(" ")
     : [join(root, ".venv", "bin", "dockstate"), "serve"];
-  const child = spawn(command[0], [...command.slice(1), "--port", String(port), "--token", token], {
+  const options = ["--port", String(port), "--token", token, "--db", db];
+  const child = spawn(command[0], [...command.slice(1), ...options], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -100,6 +105,7 @@ export async function startServer({ port: wantedPort, token: wantedToken } = {})
     url,
     port,
     token,
+    db,
     pid: child.pid,
     signInUrl: `${url}/?token=${token}`,
     async stop() {

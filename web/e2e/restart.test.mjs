@@ -49,7 +49,8 @@ test("killing `dockstate serve` shows reconnecting; started again on the same po
 
   // Up again, same port and token: the session cookie of the page is still good.
   const restartedAt = Date.now();
-  env.server = await startServer({ port: env.server.port, token: env.server.token });
+  const { port, token, db } = env.server;
+  env.server = await startServer({ port, token, db });
   const serving = Date.now() - restartedAt;
   await waitLive(page, 30_000);
   const reconnected = Date.now() - restartedAt;

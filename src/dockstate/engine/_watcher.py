@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -93,6 +93,10 @@ class Watcher:
             2-core machine: more only queue up inside dockerd).
         backoff_initial, backoff_max: reconnection delays (seconds, doubled per failed try,
             with jitter).
+        on_events: called with the new events of each round (repeats dropped), before the
+            objects they name are re-read; e.g. to keep a timeline. Must not raise.
+        events_since: the ``timeNano`` to resume the engine's event stream from on the first
+            connection (e.g. the last event a previous run saw), instead of one second back.
     """
 
     def __init__(
@@ -105,6 +109,8 @@ class Watcher:
         concurrency: int = 4,
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
+        on_events: Callable[[Sequence[DockerEvent]], None] | None = None,
+        events_since: int | None = None,
     ) -> None:
         self.state = state
         self.docker = docker
@@ -116,7 +122,8 @@ class Watcher:
         self.connected = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
         self._dedupe = EventDeduper()
-        self._last_event_nano: int | None = None
+        self._on_events = on_events
+        self._last_event_nano: int | None = events_since
         self._version_info: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -165,7 +172,7 @@ class Watcher:
             if engine_clock:
                 since = str(int(engine_clock) - 1)
         async with self.docker.events(since) as events:
-            if self.stats.loads:
+            if self.stats.loads or self.state.version:  # not a first load, or a restored state
                 self._set_status("resyncing", None)
             await self.load()
             self.connected.set()
@@ -280,13 +287,18 @@ class Watcher:
             while not queue.empty():
                 items.append(queue.get_nowait())
             dirty: dict[Target, Cause] = {}
+            fresh: list[DockerEvent] = []
             end: object = None
             for item in items:
                 if item is _END or isinstance(item, BaseException):
                     end = item
                     break
                 assert isinstance(item, dict)
-                self._note(DockerEvent.from_json(item), dirty)
+                event = DockerEvent.from_json(item)
+                if self._note(event, dirty):
+                    fresh.append(event)
+            if fresh and self._on_events is not None:
+                self._on_events(fresh)
             if dirty:
                 await self._refresh(dirty)
             if isinstance(end, BaseException):
@@ -294,18 +306,20 @@ class Watcher:
             if end is _END:
                 return
 
-    def _note(self, event: DockerEvent, dirty: dict[Target, Cause]) -> None:
+    def _note(self, event: DockerEvent, dirty: dict[Target, Cause]) -> bool:
+        """Mark what ``event`` asks to re-read; ``False`` when it is a repeat."""
         self.stats.events_received += 1
         if self._last_event_nano is None or event.time_nano > self._last_event_nano:
             self._last_event_nano = event.time_nano
         if not self._dedupe.is_new(event):
             self.stats.events_duplicate += 1
-            return
+            return False
         targets = targets_of(event)
         if not targets:
             self.stats.events_ignored += 1
         for target in targets:
             dirty[target] = event.cause
+        return True
 
     async def _refresh(self, dirty: dict[Target, Cause]) -> None:
         """Re-read every dirty target at once and commit what changed as one batch."""

@@ -27,7 +27,11 @@ class ServerConfig:
             up on them and sends SLOW_CONSUMER with a fresh snapshot.
         send_timeout: seconds one send may block before the client is closed with 4499.
         rate, burst: incoming messages per second per connection (token bucket).
-        history_limit: how many changes a client can resume across.
+        history_limit: how many changes are kept in memory for resuming clients; older ones
+            come from the history database.
+        db: the SQLite file of the durable history (changes and raw events); ``None`` keeps
+            history in memory only, and a restart begins a new epoch.
+        retain_changes, retain_events, retain_days: how much of the durable history to keep.
     """
 
     host: str = "127.0.0.1"
@@ -44,3 +48,7 @@ class ServerConfig:
     rate: float = 50.0
     burst: int = 100
     history_limit: int = DEFAULT_HISTORY_LIMIT
+    db: str | None = None
+    retain_changes: int = 100_000
+    retain_events: int = 100_000
+    retain_days: float = 7.0

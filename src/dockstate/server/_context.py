@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from ..engine import DockerClient, Watcher
 from ..hub import Hub
 from ..state import EngineState
+from ..store import Store
 from ._config import ServerConfig
 
 __all__ = ["ServerContext", "context_of"]
@@ -24,6 +25,8 @@ class ServerContext:
     docker: DockerClient
     watcher: Watcher
     hub: Hub
+    #: The durable history, unless the server keeps history in memory only.
+    store: Store | None = None
     #: Seconds from a Docker event's timeNano to the send of the first message carrying it;
     #: the metrics module observes these.
     observers: list[Any] = field(default_factory=list)

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ..store import Store
 from ._context import ServerContext
 from ._rest import authenticated, problem_responses
 
@@ -99,6 +100,26 @@ class Metrics:
         for endpoint, count in sorted(ctx.docker.requests.items()):
             requests.add_metric([endpoint], count)
         yield requests
+        if ctx.store is not None:
+            yield from _history_metrics(ctx.store)
+
+
+def _history_metrics(store: Store) -> Iterable[Metric]:
+    yield GaugeMetricFamily(
+        "dockstate_history_changes",
+        "Changes kept in the history database (clients can resume across them).",
+        value=store.changes.count(),
+    )
+    yield GaugeMetricFamily(
+        "dockstate_history_events",
+        "Raw Docker events kept in the history database.",
+        value=store.events.count(),
+    )
+    yield GaugeMetricFamily(
+        "dockstate_history_ok",
+        "1 while the history database is being written, 0 after a write failed.",
+        value=0 if store.changes.failed or store.events.failed else 1,
+    )
 
 
 def install_metrics(app: FastAPI, metrics: Metrics) -> None:

@@ -10,8 +10,10 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from ..engine import resolve_docker_host
 from ..errors import DockstateError
 from ..protocol import CloseCode
+from ..store import Retention, Store
 from ._app import create_app
 from ._config import ServerConfig
 from ._context import ServerContext
@@ -50,7 +52,8 @@ def serve(
     """Serve ``config`` until interrupted; call ``on_listening`` once the address is ours.
 
     Raises:
-        DockstateError: the address cannot be listened on (in use, not ours...).
+        DockstateError: the address cannot be listened on (in use, not ours...), or the
+            history database cannot be used (``StoreError``).
     """
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -62,9 +65,14 @@ def serve(
         raise DockstateError(
             f"could not listen on {config.host}:{config.port}: {err.strerror or err}"
         ) from None
+    try:
+        store = _open_store(config)
+    except DockstateError:
+        sock.close()
+        raise
     if on_listening is not None:
         on_listening()
-    app = create_app(config)
+    app = create_app(config, store)
     server = _Server(
         app,
         uvicorn.Config(
@@ -77,4 +85,15 @@ def serve(
             **uvicorn_options,
         ),
     )
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _open_store(config: ServerConfig) -> Store | None:
+    if config.db is None:
+        return None
+    retention = Retention(config.retain_changes, config.retain_events, config.retain_days)
+    return Store.open(config.db, host=resolve_docker_host(config.docker_host), retention=retention)

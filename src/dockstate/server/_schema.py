@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from .. import protocol
 from ..state import Container, EngineInfo, Image, Network, SystemStats, Volume
 from ._actions import Accepted, CreateRequest, RenameRequest
+from ._history import Timeline
 from ._rest import Problem, authenticated, problem_responses
 
 __all__ = ["install_schema", "schemas"]
@@ -49,7 +50,13 @@ _TYPES: dict[str, type[BaseModel]] = {
     "Filter": protocol.Filter,
     "Since": protocol.Since,
 }
-_REST: tuple[type[BaseModel], ...] = (Accepted, RenameRequest, CreateRequest, Problem)
+_REST: tuple[type[BaseModel], ...] = (
+    Accepted,
+    RenameRequest,
+    CreateRequest,
+    Problem,
+    Timeline,
+)
 
 
 def _message_type(model: type[BaseModel]) -> str:
