@@ -63,10 +63,22 @@ async def test_container_start_and_stop(live: Live) -> None:
     assert live.state.containers[cid].started_at == truth["State"]["StartedAt"]
     await docker("stop", "-t", "0", name)
     await live.wait_for(_state_is(name, "exited"), what="exited")
-    c = live.state.containers[cid]
+    # Shown from the die event at once; the inspect of the same round brings the details.
+    [first, *_] = [
+        c
+        for b in live.batches
+        for c in b.changes
+        if c.id == cid and isinstance(c.obj, Container) and c.obj.state == "exited"
+    ]
+    assert first.cause is not None
+    assert first.cause.action == "die"
     truth = (await inspect(cid))[0]
+    await live.wait_for(
+        lambda s: s.containers[cid].finished_at == truth["State"]["FinishedAt"],
+        what="finished_at",
+    )
+    c = live.state.containers[cid]
     assert c.exit_code == truth["State"]["ExitCode"]
-    assert c.finished_at == truth["State"]["FinishedAt"]
     assert c.status == f"Exited ({c.exit_code})"
 
 
@@ -131,6 +143,15 @@ async def test_container_restart_policy_counts_restarts(live: Live) -> None:
         ),
         what="two restarts",
     )
+    # A container that restarts by itself is never shown exited from its die event alone:
+    # the engine had it restarting.
+    exited = [
+        c.obj
+        for b in live.batches
+        for c in b.changes
+        if isinstance(c.obj, Container) and c.id == cid
+    ]
+    assert all(o.restart_count == 2 for o in exited if o.state == "exited")
 
 
 async def test_container_rename(live: Live) -> None:

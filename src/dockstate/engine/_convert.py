@@ -31,7 +31,9 @@ __all__ = [
     "image_from_list",
     "list_item_summary",
     "network_from_api",
+    "restarts_by_itself",
     "volume_from_api",
+    "with_exit",
 ]
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -153,6 +155,29 @@ def list_item_summary(item: dict[str, Any]) -> ContainerSummary:
     names = item.get("Names") or ["/"]
     networks = tuple(sorted((item.get("NetworkSettings") or {}).get("Networks") or {}))
     return (names[0].lstrip("/"), str(item.get("ImageID", "")), state, health, exit_code, networks)
+
+
+def restarts_by_itself(data: dict[str, Any]) -> bool:
+    """Whether a container's inspect data has a restart policy (the engine may restart it
+    after it dies, so that it is ``restarting`` rather than ``exited``)."""
+    policy = ((data.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name")
+    return policy not in (None, "", "no")
+
+
+def with_exit(held: Container, exit_code: int) -> Container:
+    """``held`` as the ``die`` event of a container without a restart policy leaves it.
+
+    The event carries the exit code at once, while an inspect waits for the engine to finish
+    with the container (a stop holds it for tens of milliseconds after ``die``); the inspect
+    that follows brings the rest (``finished_at``...).
+    """
+    return held.model_copy(
+        update={
+            "state": "exited",
+            "exit_code": exit_code,
+            "status": _status("exited", held.health, exit_code),
+        }
+    )
 
 
 def container_summary(container: Container) -> ContainerSummary:

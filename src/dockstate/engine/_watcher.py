@@ -10,6 +10,14 @@ A session of the watcher, from connect to disconnect::
 An event is only a hint that an object changed: the watcher re-reads the object (404 means
 removed) and lets the state diff it, so duplicated, reordered or partly lost events cannot
 corrupt the state. Events are read before the first listing, so nothing falls between the two.
+
+Rounds (the re-reads of one coalesced burst of events) run concurrently: an inspect can wait
+on the engine for a while (during a stop, dockerd holds the container until it is cleaned
+up), and the next events must not queue behind it. Each round is numbered when it starts, and
+an object's read is committed only if no later round has committed that object already, so
+an old read never overwrites a newer one. The ``die`` of a container without a restart
+policy is shown at once from the event's exit code; the inspect of the same round confirms
+it and brings the details.
 When the stream ends or the engine stops answering, the status turns ``disconnected`` and the
 watcher reconnects with backoff, resumes the stream and relists.
 """
@@ -28,6 +36,7 @@ from ..errors import EngineAPIError, EngineError, EngineUnavailable
 from ..state import (
     Cause,
     ChangeBatch,
+    Container,
     EngineState,
     EngineStatus,
     Entity,
@@ -44,7 +53,9 @@ from ._convert import (
     image_from_list,
     list_item_summary,
     network_from_api,
+    restarts_by_itself,
     volume_from_api,
+    with_exit,
 )
 from ._events import (
     RELISTS,
@@ -123,6 +134,11 @@ class Watcher:
         self._limit = asyncio.Semaphore(concurrency)
         self._dedupe = EventDeduper()
         self._on_events = on_events
+        self._rounds: set[asyncio.Task[None]] = set()
+        self._round = 0
+        # The newest round that committed each object, while rounds are in flight.
+        self._committed_by: dict[tuple[str, str], int] = {}
+        self._restarting_kind: set[str] = set()  # containers with a restart policy
         self._last_event_nano: int | None = events_since
         self._version_info: dict[str, Any] = {}
 
@@ -185,6 +201,7 @@ class Watcher:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
+                await self._cancel_rounds()
 
     def _set_status(self, status: EngineStatus, error: str | None) -> None:
         info = self.state.engine_info
@@ -194,6 +211,9 @@ class Watcher:
         batch = self.state.apply(ops)
         if batch is not None:
             self.stats.batches += 1
+            for change in batch.changes:
+                if change.op == "removed" and change.kind == "container":
+                    self._restarting_kind.discard(change.id)
         return batch
 
     # -- full load and reconciliation ------------------------------------------------------
@@ -262,7 +282,7 @@ class Watcher:
         ]
         inspected = await self._gather(docker.inspect_container, stale)
         ops: list[Operation] = [
-            Upsert(container_from_inspect(d), cause) if d else Remove("container", cid, cause)
+            Upsert(self._container(d), cause) if d else Remove("container", cid, cause)
             for cid, d in zip(stale, inspected, strict=True)
         ]
         listed_ids = {c["Id"] for c in listed}
@@ -278,6 +298,7 @@ class Watcher:
             try:
                 first = await asyncio.wait_for(queue.get(), max(0.0, next_reconcile - loop.time()))
             except TimeoutError:
+                await self._settle()  # a relist must not race the rounds still reading
                 await self.reconcile()
                 next_reconcile = loop.time() + self.reconcile_interval
                 continue
@@ -287,6 +308,7 @@ class Watcher:
             while not queue.empty():
                 items.append(queue.get_nowait())
             dirty: dict[Target, Cause] = {}
+            died: dict[str, DockerEvent] = {}
             fresh: list[DockerEvent] = []
             end: object = None
             for item in items:
@@ -297,13 +319,16 @@ class Watcher:
                 event = DockerEvent.from_json(item)
                 if self._note(event, dirty):
                     fresh.append(event)
+                    if event.type == "container" and event.action == "die":
+                        died[event.actor_id] = event
             if fresh and self._on_events is not None:
                 self._on_events(fresh)
             if dirty:
-                await self._refresh(dirty)
+                self._start_round(dirty, died, queue)
             if isinstance(end, BaseException):
                 raise end
             if end is _END:
+                await self._settle()
                 return
 
     def _note(self, event: DockerEvent, dirty: dict[Target, Cause]) -> bool:
@@ -321,7 +346,52 @@ class Watcher:
             dirty[target] = event.cause
         return True
 
-    async def _refresh(self, dirty: dict[Target, Cause]) -> None:
+    def _start_round(
+        self, dirty: dict[Target, Cause], died: dict[str, DockerEvent], queue: asyncio.Queue[object]
+    ) -> None:
+        self._round += 1
+        self._commit_round(self._exits(died), self._round)
+        task = asyncio.create_task(self._refresh(dirty, self._round))
+        self._rounds.add(task)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._rounds.discard(task)
+            if not self._rounds:
+                self._committed_by.clear()  # every later round is newer than all of these
+            if not task.cancelled() and task.exception() is not None:
+                queue.put_nowait(task.exception())  # ends the session, like a stream error
+
+        task.add_done_callback(done)
+
+    async def _settle(self) -> None:
+        """Wait for the rounds in flight."""
+        if self._rounds:
+            await asyncio.gather(*self._rounds, return_exceptions=True)
+
+    async def _cancel_rounds(self) -> None:
+        rounds = list(self._rounds)
+        for task in rounds:
+            task.cancel()
+        await asyncio.gather(*rounds, return_exceptions=True)
+
+    def _commit_round(self, ops: Iterable[Operation], round_: int) -> None:
+        """Commit the operations of round ``round_`` on objects no later round has committed."""
+        newer = self._committed_by
+        fresh = [op for op in ops if newer.get(_key(op), 0) <= round_]
+        for op in fresh:
+            newer[_key(op)] = round_
+        self._commit(fresh)
+
+    def _exits(self, died: dict[str, DockerEvent]) -> list[Operation]:
+        """What the ``die`` events say at once of containers that will not restart."""
+        held = self.state.containers
+        return [
+            Upsert(with_exit(held[cid], int(event.attributes.get("exitCode") or 0)), event.cause)
+            for cid, event in died.items()
+            if cid in held and cid not in self._restarting_kind
+        ]
+
+    async def _refresh(self, dirty: dict[Target, Cause], round_: int) -> None:
         """Re-read every dirty target at once and commit what changed as one batch."""
         reads = await asyncio.gather(
             *(self._read(target, cause) for target, cause in dirty.items())
@@ -336,7 +406,15 @@ class Watcher:
                 key = _key(op)
                 if kind not in RELISTS or key not in ops:
                     ops[key] = op
-        self._commit(ops.values())
+        self._commit_round(ops.values(), round_)
+
+    def _container(self, data: dict[str, Any]) -> Container:
+        """A container from its inspect data, noting whether it may restart by itself."""
+        if restarts_by_itself(data):
+            self._restarting_kind.add(data["Id"])
+        else:
+            self._restarting_kind.discard(data["Id"])
+        return container_from_inspect(data)
 
     async def _read(self, target: Target, cause: Cause) -> list[Operation]:
         """Operations for one target after re-reading it (404: removed)."""
@@ -349,7 +427,7 @@ class Watcher:
             async with self._limit:
                 if kind == "container":
                     data = await docker.inspect_container(key)
-                    obj = container_from_inspect(data) if data else None
+                    obj = self._container(data) if data else None
                 elif kind == "volume":
                     data = await docker.inspect_volume(key)
                     obj = volume_from_api(data) if data else None
