@@ -5,17 +5,51 @@ only what other users have on it) and after. Each time the scenario reads the se
 it has loaded the engine, and again after one WebSocket client has received its snapshot (the
 serialized state and the socket buffers add to it). The difference, divided by the containers
 added, is what one container costs in the state.
+
+RSS also counts what loading left behind (the allocator keeps freed arenas, the parsed inspect
+answers...). The state's own memory is measured apart, in the bench's process, with
+tracemalloc: the bytes still allocated once a fresh EngineState (with the history limit of
+``dockstate serve``) has loaded the engine, then once a hub has serialized every object.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import tracemalloc
 from typing import Any
+
+from dockstate.engine import DockerClient, Watcher
+from dockstate.hub import Hub
+from dockstate.state import EngineState
 
 from .harness import Context, Result, WsClient, dockstate_server, fmt, log, rss_bytes, table
 
 KEY = "memory"
 TITLE = "4. Memory: `dockstate serve` resident set"
+
+
+SERVE_HISTORY_LIMIT = 2_000  # dockstate serve's default --history-limit
+
+
+async def traced_state() -> dict[str, int]:
+    """Bytes the state itself holds once loaded, and with the hub's JSON cache filled."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        state = EngineState(history_limit=SERVE_HISTORY_LIMIT)
+        async with DockerClient() as docker:
+            await Watcher(state, docker).load_once()
+        gc.collect()
+        loaded = tracemalloc.get_traced_memory()[0] - base
+        hub = Hub(state)
+        hub.state_json(None)
+        gc.collect()
+        cached = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    return {"state": loaded, "state_and_cache": cached}
 
 
 async def measure(ctx: Context) -> dict[str, Any]:
@@ -35,6 +69,7 @@ async def measure(ctx: Context) -> dict[str, Any]:
         "rss_loaded": loaded,
         "rss_served": served,
         "snapshot_bytes": snapshot,
+        **await traced_state(),
     }
 
 
@@ -60,6 +95,8 @@ async def run(ctx: Context) -> Result:
             fmt(empty["rss_loaded"] / 2**20),
             fmt(empty["rss_served"] / 2**20),
             fmt(empty["snapshot_bytes"] / 1024, 0),
+            fmt(empty["state"] / 2**20, 2),
+            fmt(empty["state_and_cache"] / 2**20, 2),
         ],
         [
             f"with {ctx.options.containers:,} bench containers",
@@ -67,6 +104,8 @@ async def run(ctx: Context) -> Result:
             fmt(full["rss_loaded"] / 2**20),
             fmt(full["rss_served"] / 2**20),
             fmt(full["snapshot_bytes"] / 1024, 0),
+            fmt(full["state"] / 2**20, 2),
+            fmt(full["state_and_cache"] / 2**20, 2),
         ],
         [
             "per container added (KB)",
@@ -74,6 +113,8 @@ async def run(ctx: Context) -> Result:
             fmt(per_loaded / 1024),
             fmt(per_served / 1024),
             fmt((full["snapshot_bytes"] - empty["snapshot_bytes"]) / max(1, added) / 1024, 2),
+            fmt((full["state"] - empty["state"]) / max(1, added) / 1024, 2),
+            fmt((full["state_and_cache"] - empty["state_and_cache"]) / max(1, added) / 1024, 2),
         ],
     ]
     headers = [
@@ -82,10 +123,15 @@ async def run(ctx: Context) -> Result:
         "RSS loaded, MB",
         "RSS after 1 snapshot, MB",
         "snapshot JSON, KB",
+        "state alone, MB",
+        "state + JSON cache, MB",
     ]
     notes = [
         "A fresh `dockstate serve` each time; RSS from /proc (VmRSS) one second after it "
         "reported the engine connected, then after one client received its snapshot.",
+        "State alone: tracemalloc in the bench's process, the bytes a loaded EngineState holds "
+        f"(objects, indexes, a history of up to {SERVE_HISTORY_LIMIT:,} changes); + JSON "
+        "cache: with the hub's serialized copy of every object too. The last row is in KB.",
     ]
     data = {
         "empty": empty,
