@@ -45,7 +45,7 @@ async def test_a_client_resumes_exactly_across_a_sigkill_of_the_server() -> None
     server = start_server("--history-limit", "3")  # older changes come from disk
     name = "dst-durable-resume"
     try:
-        async with peer(server) as p:
+        async with peer(server, max_size=None) as p:
             await p.send({"type": "subscribe", "id": "s"})
             snap = await p.recv_until("snapshot")
             epoch, version, state = snap["epoch"], snap["version"], snap["state"]
@@ -66,7 +66,7 @@ async def test_a_client_resumes_exactly_across_a_sigkill_of_the_server() -> None
         server = start_server(port=server.port, token=server.token, db=server.db)
         truth = server.get("/api/v1/state").json()
         assert truth["epoch"] == epoch, "the epoch survives the restart"
-        async with peer(server) as p:
+        async with peer(server, max_size=None) as p:
             await p.send(
                 {"type": "subscribe", "id": "s", "since": {"epoch": epoch, "version": version}}
             )

@@ -14,14 +14,16 @@ from dockstate.state import EngineState
 CID = "c" * 64
 
 
-def inspect_data(state: str, *, exit_code: int = 0, policy: str = "no") -> dict[str, Any]:
+def inspect_data(
+    state: str, *, exit_code: int = 0, policy: str = "no", finished: str = "2026-01-01T00:01:00Z"
+) -> dict[str, Any]:
     return {
         "Id": CID,
         "Name": "/web",
         "Image": "sha256:img",
         "Created": "2026-01-01T00:00:00Z",
         "Config": {"Image": "app", "Labels": {}},
-        "State": {"Status": state, "ExitCode": exit_code, "FinishedAt": "2026-01-01T00:01:00Z"},
+        "State": {"Status": state, "ExitCode": exit_code, "FinishedAt": finished},
         "HostConfig": {"RestartPolicy": {"Name": policy}},
     }
 
@@ -48,7 +50,9 @@ class ScriptedEngine:
         return {}
 
     async def list_containers(self) -> list[dict[str, Any]]:
-        return [{"Id": CID}]
+        state = self.first["State"]["Status"]
+        return [{"Id": CID, "Names": ["/web"], "Image": "app", "ImageID": "sha256:img",
+                 "State": state, "Status": state.capitalize(), "Created": 1767225600}]  # fmt: skip
 
     async def list_images(self) -> list[dict[str, Any]]:
         return []
@@ -99,7 +103,8 @@ async def _next(pending: asyncio.Queue[asyncio.Future[Any]]) -> asyncio.Future[A
 async def _running(engine: ScriptedEngine, state: EngineState) -> asyncio.Task[None]:
     watcher = Watcher(state, cast(DockerClient, engine), coalesce_window=0)
     task = asyncio.create_task(watcher.run())
-    await _until(lambda: CID in state.containers)
+    # Listed, then inspected (the inspect alone knows finished_at).
+    await _until(lambda: CID in state.containers and state.containers[CID].finished_at is not None)
     return task
 
 
@@ -110,8 +115,8 @@ async def test_an_older_read_never_overwrites_a_newer_one() -> None:
     slow = await _next(engine.pending)  # round 1's inspect: the engine is busy with it
     engine.push("die", 2, exitCode="0")
     fast = await _next(engine.pending)  # round 2's inspect did not wait for round 1
-    fast.set_result(inspect_data("exited"))
-    await _until(lambda: state.containers[CID].finished_at is not None)
+    fast.set_result(inspect_data("exited", finished="2026-01-01T00:02:00Z"))
+    await _until(lambda: state.containers[CID].finished_at == "2026-01-01T00:02:00Z")
     slow.set_result(inspect_data("running"))  # an older view of the engine, answered late
     await asyncio.sleep(0.05)
     assert state.containers[CID].state == "exited"
@@ -125,8 +130,8 @@ async def test_a_die_shows_exited_before_its_inspect_answers() -> None:
     inspect = await _next(engine.pending)
     shown = state.containers[CID]  # the inspect has not answered yet
     assert (shown.state, shown.exit_code, shown.status) == ("exited", 137, "Exited (137)")
-    inspect.set_result(inspect_data("exited", exit_code=137))
-    await _until(lambda: state.containers[CID].finished_at is not None)
+    inspect.set_result(inspect_data("exited", exit_code=137, finished="2026-01-01T00:02:00Z"))
+    await _until(lambda: state.containers[CID].finished_at == "2026-01-01T00:02:00Z")
     task.cancel()
 
 

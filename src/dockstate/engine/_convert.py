@@ -26,6 +26,7 @@ from ..state import (
 
 __all__ = [
     "container_from_inspect",
+    "container_from_list",
     "container_summary",
     "engine_info_from",
     "image_from_list",
@@ -155,6 +156,71 @@ def list_item_summary(item: dict[str, Any]) -> ContainerSummary:
     names = item.get("Names") or ["/"]
     networks = tuple(sorted((item.get("NetworkSettings") or {}).get("Networks") or {}))
     return (names[0].lstrip("/"), str(item.get("ImageID", "")), state, health, exit_code, networks)
+
+
+def container_from_list(item: dict[str, Any], held: Container | None = None) -> Container:
+    """A Container from one item of ``GET /containers/json``: all but what only an inspect
+    tells (``started_at``, ``finished_at``, ``restart_count``, network aliases), which are
+    taken from ``held`` (the container as known before), if any, until an inspect brings them.
+    """
+    name, image_id, state, health, exit_code, _ = list_item_summary(item)
+    labels: dict[str, str] = item.get("Labels") or {}
+    settings = (item.get("NetworkSettings") or {}).get("Networks") or {}
+    known = held.networks if held is not None else {}
+    ports = sorted(
+        (
+            Port(
+                private_port=int(p.get("PrivatePort", 0)),
+                protocol=p.get("Type") or "tcp",
+                host_ip=p.get("IP") or None,
+                host_port=int(p["PublicPort"]) if p.get("PublicPort") else None,
+            )
+            for p in item.get("Ports") or []
+        ),
+        key=lambda p: (p.private_port, p.protocol, p.host_ip or "", p.host_port or 0),
+    )
+    mounts = sorted(
+        (
+            Mount(
+                type=m.get("Type", ""),
+                name=m.get("Name") or None,
+                source=m.get("Source") or "",
+                destination=m.get("Destination", ""),
+                rw=bool(m.get("RW", True)),
+            )
+            for m in item.get("Mounts") or []
+        ),
+        key=lambda m: m.destination,
+    )
+    return Container(
+        id=item["Id"],
+        name=name,
+        image=str(item.get("Image", "")),
+        image_id=image_id,
+        command=str(item.get("Command", "")),
+        created=held.created if held is not None else _epoch_to_iso(int(item.get("Created", 0))),
+        state=state,  # type: ignore[arg-type]  # validated by pydantic
+        status=_status(state, health, exit_code),
+        health=health,  # type: ignore[arg-type]
+        exit_code=exit_code,
+        started_at=held.started_at if held is not None else None,
+        finished_at=held.finished_at if held is not None else None,
+        ports=ports,
+        labels=labels,
+        compose_project=labels.get(COMPOSE_PROJECT_LABEL),
+        compose_service=labels.get(COMPOSE_SERVICE_LABEL),
+        networks={
+            net: ContainerNetwork(
+                network_id=data.get("NetworkID") or "",
+                ip_address=data.get("IPAddress") or "",
+                mac_address=data.get("MacAddress") or "",
+                aliases=known[net].aliases if net in known else [],
+            )
+            for net, data in settings.items()
+        },
+        mounts=mounts,
+        restart_count=held.restart_count if held is not None else 0,
+    )
 
 
 def restarts_by_itself(data: dict[str, Any]) -> bool:

@@ -48,6 +48,7 @@ from ..state import (
 from ._client import DockerClient
 from ._convert import (
     container_from_inspect,
+    container_from_list,
     container_summary,
     engine_info_from,
     image_from_list,
@@ -190,10 +191,10 @@ class Watcher:
         async with self.docker.events(since) as events:
             if self.stats.loads or self.state.version:  # not a first load, or a restored state
                 self._set_status("resyncing", None)
-            await self.load()
+            queue: asyncio.Queue[object] = asyncio.Queue()
+            await self.load(queue)
             self.connected.set()
             log.info("connected to the Docker engine at %s", self.docker.host)
-            queue: asyncio.Queue[object] = asyncio.Queue()
             reader = asyncio.create_task(_pump(events, queue))
             try:
                 await self._process(queue)
@@ -224,19 +225,48 @@ class Watcher:
         self._version_info = await self.docker.negotiate()
         return await self.load()
 
-    async def load(self) -> ChangeBatch | None:
-        """Relist everything, inspect every container, and commit the differences."""
+    async def load(self, queue: asyncio.Queue[object] | None = None) -> ChangeBatch | None:
+        """Relist everything and commit it at once, containers as their listing shows them;
+        then inspect every container for what only an inspect tells (``started_at``...).
+
+        Within a session (``queue`` given) the inspects are a round of their own, running
+        while events are processed, so the state is whole after one listing of each kind
+        (about what ``docker ps -a`` costs); otherwise they are done before returning.
+
+        Returns:
+            The batch of the listing.
+        """
         cause = Cause("reconcile", "load")
-        info, *relists = await asyncio.gather(
+        info, listed, *relists = await asyncio.gather(
             self.docker.info(),
-            self._relist("containers", cause, inspect_all=True),
+            self.docker.list_containers(),
             *(self._relist(kind, cause) for kind in ("images", "volumes", "networks")),
         )
+        held = self.state.containers
+        ops: list[Operation] = [
+            Upsert(container_from_list(item, held.get(item["Id"])), cause)
+            for item in listed
+            # A container known before (a reconnection, a restored state) whose listing says
+            # nothing new keeps what its last inspect told until the next one.
+            if item["Id"] not in held
+            or list_item_summary(item) != container_summary(held[item["Id"]])
+        ]
+        ids = [item["Id"] for item in listed]
+        ops += [Remove("container", cid, cause) for cid in held if cid not in set(ids)]
         engine_info = engine_info_from(
             info, self._version_info, host=self.docker.host, status="connected"
         )
         self.stats.loads += 1
-        return self._commit([*(op for ops in relists for op in ops), Upsert(engine_info, cause)])
+        self._round += 1
+        batch = self._commit_round(
+            [*ops, *(op for ops in relists for op in ops), Upsert(engine_info, cause)], self._round
+        )
+        details: dict[Target, Cause] = {("container", cid): cause for cid in ids}
+        if queue is not None:
+            self._start_round(details, {}, queue)
+        else:
+            await self._refresh(details, self._round)
+        return batch
 
     async def reconcile(self) -> int:
         """Relist, inspect only the containers whose listing differs, commit the repairs.
@@ -254,9 +284,7 @@ class Watcher:
             log.warning("reconciliation repaired %d object(s) the event stream missed", repairs)
         return repairs
 
-    async def _relist(
-        self, kind: TargetKind, cause: Cause, *, inspect_all: bool = False
-    ) -> list[Operation]:
+    async def _relist(self, kind: TargetKind, cause: Cause) -> list[Operation]:
         """Operations that bring a whole kind in line with a fresh listing of it.
 
         Containers are listed, then inspected (the listing lacks some fields): all of them
@@ -276,9 +304,7 @@ class Watcher:
         stale = [
             c["Id"]
             for c in listed
-            if inspect_all
-            or c["Id"] not in held
-            or list_item_summary(c) != container_summary(held[c["Id"]])
+            if c["Id"] not in held or list_item_summary(c) != container_summary(held[c["Id"]])
         ]
         inspected = await self._gather(docker.inspect_container, stale)
         ops: list[Operation] = [
@@ -374,13 +400,13 @@ class Watcher:
             task.cancel()
         await asyncio.gather(*rounds, return_exceptions=True)
 
-    def _commit_round(self, ops: Iterable[Operation], round_: int) -> None:
+    def _commit_round(self, ops: Iterable[Operation], round_: int) -> ChangeBatch | None:
         """Commit the operations of round ``round_`` on objects no later round has committed."""
         newer = self._committed_by
         fresh = [op for op in ops if newer.get(_key(op), 0) <= round_]
         for op in fresh:
             newer[_key(op)] = round_
-        self._commit(fresh)
+        return self._commit(fresh)
 
     def _exits(self, died: dict[str, DockerEvent]) -> list[Operation]:
         """What the ``die`` events say at once of containers that will not restart."""
