@@ -16,6 +16,7 @@ import {
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useDeferredValue, useMemo, useRef, useState } from "react";
 import { Age, Empty, Flash, Pending, Tag } from "../components/Cells";
+import { HistoryButton } from "../components/History";
 import { useAct } from "../components/useAct";
 import { ports, shortId } from "../format";
 import { useFlashKey } from "../react/flash";
@@ -330,6 +331,7 @@ function ContainerActions({ c, busy }: { c: Container; busy: boolean }) {
           {verb.charAt(0).toUpperCase() + verb.slice(1)}
         </button>
       ))}
+      <HistoryButton kind="container" id={c.id} name={c.name} />
       <button
         type="button"
         className="small danger-text"

@@ -1,5 +1,6 @@
 import { memo } from "react";
 import { Age, Empty, Flash, Pending, Tag } from "../components/Cells";
+import { HistoryButton } from "../components/History";
 import { useAct } from "../components/useAct";
 import { bytes, containerNames, shortId } from "../format";
 import { useFlashKey } from "../react/flash";
@@ -92,6 +93,7 @@ const ImageRow = memo(function ImageRow({ id }: { id: string }) {
       </td>
       <td>{pending ? <Pending pending={pending} /> : users || <span className="muted">—</span>}</td>
       <td className="actions">
+        <HistoryButton kind="image" id={image.id} name={name} />
         <button
           type="button"
           className="small danger-text"

@@ -1,6 +1,7 @@
 import { memo } from "react";
 import { Age, CreatingRows, Empty, Flash, Pending, Tag } from "../components/Cells";
 import { CreateForm } from "../components/CreateForm";
+import { HistoryButton } from "../components/History";
 import { useAct } from "../components/useAct";
 import { containerNames } from "../format";
 import { useFlashKey } from "../react/flash";
@@ -82,6 +83,7 @@ const NetworkRow = memo(function NetworkRow({ id }: { id: string }) {
         <Age since={network.created} />
       </td>
       <td className="actions">
+        <HistoryButton kind="network" id={network.id} name={network.name} />
         {!PREDEFINED.has(network.name) && (
           <button
             type="button"

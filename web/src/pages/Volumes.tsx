@@ -1,6 +1,7 @@
 import { memo } from "react";
 import { Age, CreatingRows, Empty, Flash, Pending } from "../components/Cells";
 import { CreateForm } from "../components/CreateForm";
+import { HistoryButton } from "../components/History";
 import { useAct } from "../components/useAct";
 import { containerNames } from "../format";
 import { useFlashKey } from "../react/flash";
@@ -74,6 +75,7 @@ const VolumeRow = memo(function VolumeRow({ name }: { name: string }) {
       </td>
       <td>{pending ? <Pending pending={pending} /> : users || <span className="muted">—</span>}</td>
       <td className="actions">
+        <HistoryButton kind="volume" id={name} name={name} />
         <button
           type="button"
           className="small danger-text"

@@ -1,0 +1,225 @@
+/**
+ * The History panel: the durable Docker event timeline of one container, image, volume or
+ * network, newest first, in a side panel opened from the object's row. It follows the object
+ * live (see useTimeline) and stays open when the object is removed, showing its last events.
+ */
+import {
+  createContext,
+  memo,
+  useCallback,
+  useContext,
+  useEffect,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type ReactNode,
+} from "react";
+import { age, shortId } from "../format";
+import { useEngineState, useLiveStore, useNow } from "../react/hooks";
+import { useTimeline } from "../react/useTimeline";
+import { createStore, type Store } from "../store/createStore";
+import { eventKey, revOf, type TimelineEvent, type TimelineKind } from "../store/history";
+import type { LiveState } from "../store/live";
+import { Tag } from "./Cells";
+import { absoluteTime, describeEvent, nanosToMs } from "./eventText";
+
+export interface HistoryTarget {
+  kind: TimelineKind;
+  id: string;
+  /** How the row named it (the panel keeps the name once the object is gone). */
+  name: string;
+}
+
+interface Selection {
+  target: HistoryTarget | null;
+  /** What had the focus when the panel opened: it gets it back when the panel closes. */
+  opener: HTMLElement | null;
+}
+
+const HistoryContext = createContext<Store<Selection> | null>(null);
+
+function useSelection(): Store<Selection> {
+  const selection = useContext(HistoryContext);
+  if (!selection) throw new Error("the History panel needs a <HistoryProvider>");
+  return selection;
+}
+
+const PANEL_ID = "history-panel";
+
+/** Holds which object's history is open, and shows its panel. */
+export function HistoryProvider({ children }: { children: ReactNode }) {
+  const [selection] = useState(() => createStore<Selection>({ target: null, opener: null }));
+  const target = useSyncExternalStore(selection.subscribe, () => selection.getState().target);
+  const close = useCallback(() => {
+    const { opener } = selection.getState();
+    selection.setState({ target: null, opener: null });
+    if (opener?.isConnected) opener.focus();
+  }, [selection]);
+  return (
+    <HistoryContext.Provider value={selection}>
+      {children}
+      {target && <HistoryPanel key={`${target.kind}:${target.id}`} target={target} onClose={close} />}
+    </HistoryContext.Provider>
+  );
+}
+
+/** The row's "History" button: opens the panel on this object (or closes it, when it is open). */
+export function HistoryButton({ kind, id, name }: HistoryTarget) {
+  const selection = useSelection();
+  // Only the rows whose button changes state re-render when the panel opens or closes.
+  const open = useSyncExternalStore(selection.subscribe, () => {
+    const t = selection.getState().target;
+    return t !== null && t.kind === kind && t.id === id;
+  });
+  return (
+    <button
+      type="button"
+      className="small"
+      aria-expanded={open}
+      aria-controls={open ? PANEL_ID : undefined}
+      onClick={(e) =>
+        selection.setState(
+          open ? { target: null, opener: null } : { target: { kind, id, name }, opener: e.currentTarget },
+        )
+      }
+    >
+      History
+    </button>
+  );
+}
+
+/** The object's name as the live state has it now (a container may be renamed). */
+function liveName(s: LiveState, kind: TimelineKind, id: string): string | null {
+  const data = s.data;
+  if (!data) return null;
+  switch (kind) {
+    case "container":
+      return data.containers[id]?.name ?? null;
+    case "image": {
+      const image = data.images[id];
+      return image ? (image.tags[0] ?? shortId(image.id)) : null;
+    }
+    case "volume":
+      return data.volumes[id]?.name ?? null;
+    case "network":
+      return data.networks[id]?.name ?? null;
+  }
+}
+
+export function HistoryPanel({ target, onClose }: { target: HistoryTarget; onClose: () => void }) {
+  const { kind, id } = target;
+  const { state, loader } = useTimeline(kind, id);
+  const exists = useEngineState((s) => revOf(s, kind, id) !== null);
+  const name = useEngineState((s) => liveName(s, kind, id)) ?? target.name;
+  const panelRef = useRef<HTMLElement>(null);
+
+  useEffect(() => panelRef.current?.focus(), []);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      // A modal (the confirmation of an action) has the Escape key to itself.
+      if (e.key !== "Escape" || e.defaultPrevented || document.querySelector('[aria-modal="true"]')) return;
+      onClose();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [onClose]);
+
+  const { events, more, loaded, loading, loadingOlder, error } = state;
+  return (
+    <aside
+      ref={panelRef}
+      id={PANEL_ID}
+      className="history-panel"
+      role="dialog"
+      aria-modal="false"
+      aria-labelledby="history-title"
+      aria-busy={loading || loadingOlder}
+      tabIndex={-1}
+      data-testid="history"
+    >
+      <header className="history-head">
+        <h2 id="history-title">
+          <span className="muted">History of {kind}</span> <span className="history-name">{name}</span>
+        </h2>
+        <button type="button" className="history-close" aria-label="Close history" onClick={onClose}>
+          ×
+        </button>
+      </header>
+      <div className="history-sub">
+        <span className="mono" title={id}>
+          {kind === "volume" ? "" : shortId(id)}
+        </span>
+        {!exists && <Tag tone="off">removed</Tag>}
+        <span className="spacer" />
+        {loaded && (
+          <span className="muted" data-testid="history-count">
+            {events.length}
+            {more ? "+" : ""} event{events.length === 1 && !more ? "" : "s"}, newest first
+          </span>
+        )}
+      </div>
+      {error && (
+        <div className="history-error" role="alert">
+          <strong>Could not load the history.</strong> {error}{" "}
+          <button type="button" className="small" onClick={() => void loader.refresh()}>
+            Try again
+          </button>
+        </div>
+      )}
+      {!loaded && !error && <div className="loading">Loading the history…</div>}
+      {loaded && events.length === 0 && (
+        <div className="empty">
+          No event of this {kind} is recorded. dockstate records the engine's events from the
+          moment it first ran.
+        </div>
+      )}
+      {events.length > 0 && <EventList kind={kind} events={events} />}
+      {more && (
+        <div className="history-more">
+          <button type="button" disabled={loadingOlder} onClick={() => void loader.loadOlder()}>
+            {loadingOlder ? "Loading…" : "Load older"}
+          </button>
+        </div>
+      )}
+    </aside>
+  );
+}
+
+const EventList = memo(function EventList({ kind, events }: { kind: TimelineKind; events: TimelineEvent[] }) {
+  const now = useNow(15_000);
+  const store = useLiveStore();
+  const containerName = (cid: string) => store.getState().data?.containers[cid]?.name ?? shortId(cid);
+  return (
+    <ol className="history-list" aria-label="Events, newest first">
+      {events.map((e) => {
+        const text = describeEvent(kind, e, containerName);
+        const ms = nanosToMs(e.time_nano);
+        const iso = new Date(ms).toISOString();
+        return (
+          <li
+            key={eventKey(e)}
+            className={`history-event tone-${text.tone}`}
+            data-testid="history-event"
+            data-action={e.action}
+            data-type={e.type}
+          >
+            <div className="history-when">
+              <time dateTime={iso} title={iso}>
+                {age(iso, now)} ago
+              </time>
+              <span className="muted">{absoluteTime(ms)}</span>
+            </div>
+            <div className="history-what">
+              {text.type && <Tag>{text.type}</Tag>} <span className="history-action">{text.action}</span>
+              {text.facts.map(([label, value]) => (
+                <span key={label} className="history-fact">
+                  <span className="muted">{label}</span> {value}
+                </span>
+              ))}
+            </div>
+          </li>
+        );
+      })}
+    </ol>
+  );
+});
