@@ -3,7 +3,7 @@ import { act, cleanup, fireEvent, render, screen, within } from "@testing-librar
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { StoreContext } from "../react/hooks";
 import { container, FakeSocket, fakeHistoryServer, type FakeEvent, liveFeed } from "../store/testing";
-import { describeEvent } from "./eventText";
+import { describeEvent, foldExecs } from "./eventText";
 import { HistoryButton, HistoryProvider } from "./History";
 
 const T0 = 1795319025957295378n;
@@ -168,6 +168,22 @@ describe("the History panel", () => {
     expect(screen.queryByRole("dialog")).toBeNull();
   });
 
+  it("folds the exec_* events of health checks into one line per run", async () => {
+    const checks = Array.from({ length: 30 }, (_, i) => ({
+      time_nano: at(10 + i),
+      action: ["exec_create", "exec_start", "exec_die"][i % 3]!,
+      attributes: i === 29 ? { exitCode: "1" } : i % 3 === 2 ? { exitCode: "0" } : {},
+    }));
+    setup([...LIFE.slice(0, 3), ...checks, { time_nano: at(100), action: "health_status", detail: "unhealthy" }]);
+    await open();
+    expect(items().map((li) => li.dataset.action)).toEqual(["health_status", "start", "connect", "create"]);
+    const runs = within(panel()).getAllByTestId("history-execs");
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.textContent).toContain("10 execs (health checks, docker exec)failed 1");
+    // In its place: between the health status and the start.
+    expect(runs[0]!.previousElementSibling?.getAttribute("data-action")).toBe("health_status");
+  });
+
   it("one panel at a time: another row's button shows that object instead", async () => {
     const { server } = setup();
     await open(0);
@@ -204,6 +220,12 @@ describe("an event's text", () => {
     expect(describeEvent("volume", ev({ type: "volume", action: "create", actor_id: "data", attributes: { driver: "local" } }))).toMatchObject({
       facts: [["driver", "local"]],
     });
+  });
+
+  it("folds runs of two or more exec_* events, and leaves a lone one", () => {
+    const e = (action: string, i: number) => ev({ action, time_nano: T0 - BigInt(i) });
+    const rows = foldExecs([e("die", 0), e("exec_die", 1), e("exec_start", 2), e("exec_create", 3), e("start", 4), e("exec_create", 5), e("create", 6)]);
+    expect(rows.map((r) => (r.event ? r.event.action : `run of ${r.run.execs}`))).toEqual(["die", "run of 1", "start", "exec_create", "create"]);
   });
 
   it("says what a rename, an image tag and an exit mean, and colours them", () => {

@@ -21,7 +21,7 @@ import { createStore, type Store } from "../store/createStore";
 import { eventKey, revOf, type TimelineEvent, type TimelineKind } from "../store/history";
 import type { LiveState } from "../store/live";
 import { Tag } from "./Cells";
-import { absoluteTime, describeEvent, nanosToMs } from "./eventText";
+import { absoluteTime, describeEvent, type ExecRun, foldExecs, nanosToMs } from "./eventText";
 
 export interface HistoryTarget {
   kind: TimelineKind;
@@ -191,35 +191,85 @@ const EventList = memo(function EventList({ kind, events }: { kind: TimelineKind
   const containerName = (cid: string) => store.getState().data?.containers[cid]?.name ?? shortId(cid);
   return (
     <ol className="history-list" aria-label="Events, newest first">
-      {events.map((e) => {
-        const text = describeEvent(kind, e, containerName);
-        const ms = nanosToMs(e.time_nano);
-        const iso = new Date(ms).toISOString();
-        return (
-          <li
-            key={eventKey(e)}
-            className={`history-event tone-${text.tone}`}
-            data-testid="history-event"
-            data-action={e.action}
-            data-type={e.type}
-          >
-            <div className="history-when">
-              <time dateTime={iso} title={iso}>
-                {age(iso, now)} ago
-              </time>
-              <span className="muted">{absoluteTime(ms)}</span>
-            </div>
-            <div className="history-what">
-              {text.type && <Tag>{text.type}</Tag>} <span className="history-action">{text.action}</span>
-              {text.facts.map(([label, value]) => (
-                <span key={label} className="history-fact">
-                  <span className="muted">{label}</span> {value}
-                </span>
-              ))}
-            </div>
-          </li>
-        );
-      })}
+      {foldExecs(events).map((row) =>
+        row.event ? (
+          <EventItem key={eventKey(row.event)} kind={kind} event={row.event} now={now} containerName={containerName} />
+        ) : (
+          <ExecRunItem key={`run:${eventKey(row.run.newest)}`} run={row.run} now={now} />
+        ),
+      )}
     </ol>
   );
 });
+
+function When({ ns, now, until }: { ns: bigint; now: number; until?: bigint }) {
+  const ms = nanosToMs(ns);
+  const iso = new Date(ms).toISOString();
+  return (
+    <div className="history-when">
+      <time dateTime={iso} title={iso}>
+        {age(iso, now)} ago
+      </time>
+      <span className="muted">
+        {until !== undefined && `${absoluteTime(nanosToMs(until)).slice(11)} – `}
+        {absoluteTime(ms)}
+      </span>
+    </div>
+  );
+}
+
+function EventItem({
+  kind,
+  event,
+  now,
+  containerName,
+}: {
+  kind: TimelineKind;
+  event: TimelineEvent;
+  now: number;
+  containerName: (id: string) => string;
+}) {
+  const text = describeEvent(kind, event, containerName);
+  return (
+    <li
+      className={`history-event tone-${text.tone}`}
+      data-testid="history-event"
+      data-action={event.action}
+      data-type={event.type}
+    >
+      <When ns={event.time_nano} now={now} />
+      <div className="history-what">
+        {text.type && <Tag>{text.type}</Tag>} <span className="history-action">{text.action}</span>
+        {text.facts.map(([label, value]) => (
+          <span key={label} className="history-fact">
+            <span className="muted">{label}</span> {value}
+          </span>
+        ))}
+      </div>
+    </li>
+  );
+}
+
+/** A run of exec_* events (health checks, `docker exec`), folded: how many, how many failed. */
+function ExecRunItem({ run, now }: { run: ExecRun; now: number }) {
+  return (
+    <li
+      className={`history-event history-execs tone-${run.failed ? "warn" : "neutral"}`}
+      data-testid="history-execs"
+      title={`${run.size} events: exec_create, exec_start, exec_die`}
+    >
+      <When ns={run.newest.time_nano} now={now} until={run.oldest.time_nano} />
+      <div className="history-what">
+        <span className="history-action">
+          {run.execs} exec{run.execs === 1 ? "" : "s"}
+        </span>{" "}
+        <span className="muted">(health checks, docker exec)</span>
+        {run.failed > 0 && (
+          <span className="history-fact">
+            <span className="muted">failed</span> {run.failed}
+          </span>
+        )}
+      </div>
+    </li>
+  );
+}

@@ -103,3 +103,45 @@ export function absoluteTime(ms: number): string {
     `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`
   );
 }
+
+/** Consecutive exec_* events (health checks run one exec each interval): one row in the list. */
+export interface ExecRun {
+  /** How many execs ran (each is an exec_create, exec_start, exec_die). */
+  execs: number;
+  /** How many ended with a non-zero exit code (a failed health check). */
+  failed: number;
+  newest: TimelineEvent;
+  oldest: TimelineEvent;
+  size: number;
+}
+
+export type TimelineRow = { event: TimelineEvent; run?: undefined } | { run: ExecRun; event?: undefined };
+
+const isExec = (e: TimelineEvent) => e.type === "container" && e.action.startsWith("exec_");
+
+/** The events in order, each run of two or more exec_* events folded into one row. */
+export function foldExecs(events: readonly TimelineEvent[]): TimelineRow[] {
+  const rows: TimelineRow[] = [];
+  for (let i = 0; i < events.length; ) {
+    let j = i;
+    while (j < events.length && isExec(events[j]!)) j += 1;
+    if (j - i >= 2) {
+      const run = events.slice(i, j);
+      const count = (action: string) => run.filter((e) => e.action === action).length;
+      rows.push({
+        run: {
+          execs: Math.max(count("exec_create"), count("exec_start"), count("exec_die")),
+          failed: run.filter((e) => e.action === "exec_die" && (e.attributes.exitCode ?? "0") !== "0").length,
+          newest: run[0]!,
+          oldest: run.at(-1)!,
+          size: run.length,
+        },
+      });
+      i = j;
+    } else {
+      rows.push({ event: events[i]! });
+      i += 1;
+    }
+  }
+  return rows;
+}
