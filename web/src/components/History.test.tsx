@@ -169,10 +169,10 @@ describe("the History panel", () => {
   });
 
   it("folds the exec_* events of health checks into one line per run", async () => {
-    const checks = Array.from({ length: 30 }, (_, i) => ({
+    const checks: FakeEvent[] = Array.from({ length: 30 }, (_, i) => ({
       time_nano: at(10 + i),
       action: ["exec_create", "exec_start", "exec_die"][i % 3]!,
-      attributes: i === 29 ? { exitCode: "1" } : i % 3 === 2 ? { exitCode: "0" } : {},
+      attributes: (i === 29 ? { exitCode: "1" } : i % 3 === 2 ? { exitCode: "0" } : {}) as Record<string, string>,
     }));
     setup([...LIFE.slice(0, 3), ...checks, { time_nano: at(100), action: "health_status", detail: "unhealthy" }]);
     await open();
