@@ -3,7 +3,16 @@
 // is gone.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { docker, row, runContainer, signedInPage, unique, useServerAndBrowser, waitLive } from "./harness.mjs";
+import {
+  docker,
+  row,
+  runContainer,
+  signedInPage,
+  startServer,
+  unique,
+  useServerAndBrowser,
+  waitLive,
+} from "./harness.mjs";
 
 const LIVE = 10_000; // how soon a change must show, at most
 const IDLE_MS = 5_000;
@@ -88,4 +97,30 @@ test("a container's History: create and start, then stop and remove with the CLI
       `${requests.length} in all; after the stop: ${afterStop.join(", ")}`,
   );
   await context.close();
+});
+
+test("a server without a history database: the panel says so, and the page goes on", async () => {
+  const server = await startServer({ args: ["--no-db"] });
+  try {
+    const { context, page, errors } = await signedInPage(env.browser, server);
+    await waitLive(page);
+    const n = unique();
+    env.names.push(n);
+    await page.getByLabel("Search containers").fill(n);
+    runContainer(n);
+    const r = row(page, n);
+    await r.waitFor({ timeout: LIVE });
+    await r.getByRole("button", { name: "History" }).click();
+    const panel = page.getByRole("dialog", { name: `History of container ${n}` });
+    const alert = panel.getByRole("alert");
+    await alert.waitFor({ timeout: LIVE });
+    assert.match(await alert.innerText(), /Could not load the history\.[\s\S]*--no-db/);
+    await panel.getByRole("button", { name: "Close history" }).click();
+    await panel.waitFor({ state: "detached" });
+    // The browser logs the 503 of the request itself; nothing else went wrong.
+    assert.deepEqual(errors.filter((e) => !/status of 503/.test(e)), []);
+    await context.close();
+  } finally {
+    await server.stop();
+  }
 });
