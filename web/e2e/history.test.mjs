@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   docker,
+  LABEL,
   row,
   runContainer,
   signedInPage,
@@ -97,6 +98,34 @@ test("a container's History: create and start, then stop and remove with the CLI
       `${requests.length} in all; after the stop: ${afterStop.join(", ")}`,
   );
   await context.close();
+});
+
+test("a volume's History: created and removed with the CLI, on the Volumes page", async () => {
+  const { context, page, errors } = await signedInPage(env.browser, env.server);
+  await page.goto(`${env.server.url}/#/volumes`);
+  await waitLive(page);
+  const v = unique();
+  try {
+    docker("volume", "create", "--label", LABEL, v);
+    const r = page.locator(`[data-testid="volume-row"][data-name="${v}"]`);
+    await r.waitFor({ timeout: LIVE });
+    await r.getByRole("button", { name: "History" }).click();
+    const panel = page.getByRole("dialog", { name: `History of volume ${v}` });
+    await shows(panel, "create");
+    assert.match(await panel.locator('[data-action="create"]').innerText(), /driver local/);
+    docker("volume", "rm", v);
+    await shows(panel, "destroy");
+    await panel.getByText("removed", { exact: true }).waitFor();
+    assert.deepEqual(await actions(panel), ["destroy", "create"]);
+    assert.deepEqual(errors, []);
+  } finally {
+    try {
+      docker("volume", "rm", "-f", v);
+    } catch {
+      // already gone
+    }
+    await context.close();
+  }
 });
 
 test("a server without a history database: the panel says so, and the page goes on", async () => {

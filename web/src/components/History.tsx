@@ -106,7 +106,7 @@ function liveName(s: LiveState, kind: TimelineKind, id: string): string | null {
   }
 }
 
-export function HistoryPanel({ target, onClose }: { target: HistoryTarget; onClose: () => void }) {
+function HistoryPanel({ target, onClose }: { target: HistoryTarget; onClose: () => void }) {
   const { kind, id } = target;
   const { state, loader } = useTimeline(kind, id);
   const exists = useEngineState((s) => revOf(s, kind, id) !== null);

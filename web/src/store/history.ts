@@ -174,8 +174,6 @@ export class TimelineLoader {
   private firstChangeAt: number | null = null;
   private seq = 0;
   private inFlight = new Set<AbortController>();
-  /** Requests made, for tests and diagnostics. */
-  requests = 0;
 
   constructor(options: TimelineOptions) {
     this.opts = { pageSize: 100, debounceMs: 150, maxWaitMs: 1000, ...options };
@@ -247,7 +245,6 @@ export class TimelineLoader {
   private async fetch(before?: bigint): Promise<TimelinePage | TimelineError> {
     const controller = new AbortController();
     this.inFlight.add(controller);
-    this.requests += 1;
     try {
       return await fetchTimeline(this.opts.request, this.kind, this.id, {
         limit: this.opts.pageSize,
