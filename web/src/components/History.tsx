@@ -63,14 +63,19 @@ export function HistoryProvider({ children }: { children: ReactNode }) {
   );
 }
 
-/** The row's "History" button: opens the panel on this object (or closes it, when it is open). */
-export function HistoryButton({ kind, id, name }: HistoryTarget) {
+/** Whether the panel shows this object's history (only the rows concerned re-render). */
+export function useHistoryOpen(kind: TimelineKind, id: string): boolean {
   const selection = useSelection();
-  // Only the rows whose button changes state re-render when the panel opens or closes.
-  const open = useSyncExternalStore(selection.subscribe, () => {
+  return useSyncExternalStore(selection.subscribe, () => {
     const t = selection.getState().target;
     return t !== null && t.kind === kind && t.id === id;
   });
+}
+
+/** The row's "History" button: opens the panel on this object (or closes it, when it is open). */
+export function HistoryButton({ kind, id, name }: HistoryTarget) {
+  const selection = useSelection();
+  const open = useHistoryOpen(kind, id);
   return (
     <button
       type="button"

@@ -16,7 +16,7 @@ import {
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useDeferredValue, useMemo, useRef, useState } from "react";
 import { Age, Empty, Flash, Pending, Tag } from "../components/Cells";
-import { HistoryButton } from "../components/History";
+import { HistoryButton, useHistoryOpen } from "../components/History";
 import { useAct } from "../components/useAct";
 import { ports, shortId } from "../format";
 import { useFlashKey } from "../react/flash";
@@ -254,11 +254,12 @@ const ContainerRow = memo(function ContainerRow({ id, start }: { id: string; sta
   const c = useEngineState((s) => s.data?.containers[id]);
   const pending = useEngineState((s) => s.pending[`container:${id}`]);
   const flashKey = useFlashKey(c?.rev);
+  const selected = useHistoryOpen("container", id);
   if (!c) return null;
   return (
     <div
       role="row"
-      className={`grid-row${pending ? " is-pending" : ""}`}
+      className={`grid-row${pending ? " is-pending" : ""}${selected ? " is-selected" : ""}`}
       style={{ transform: `translateY(${start}px)`, height: ROW_HEIGHT }}
       data-testid="container-row"
       data-name={c.name}
