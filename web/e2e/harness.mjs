@@ -70,16 +70,17 @@ function freePort() {
  * `dockstate serve --port P --token T` ($DOCKSTATE_SERVE replaces the command before the
  * options), waited for until its engine link is connected. A free port and a fresh token
  * unless given (to start a server again where a stopped one was), and its own history
- * database unless `db` names one (the stopped server's, to continue its history).
+ * database unless `db` names one (the stopped server's, to continue its history). ``args``
+ * go to `serve` after those options (e.g. `--no-db`).
  */
-export async function startServer({ port: wantedPort, token: wantedToken, db: wantedDb } = {}) {
+export async function startServer({ port: wantedPort, token: wantedToken, db: wantedDb, args = [] } = {}) {
   const port = wantedPort ?? (await freePort());
   const token = wantedToken ?? randomBytes(12).toString("hex");
   const db = wantedDb ?? join(mkdtempSync(join(tmpdir(), "dockstate-e2e-")), "history.db");
   const command = process.env.DOCKSTATE_SERVE
     ? process.env.DOCKSTATE_SERVE.split(" ")
     : [join(root, ".venv", "bin", "dockstate"), "serve"];
-  const options = ["--port", String(port), "--token", token, "--db", db];
+  const options = ["--port", String(port), "--token", token, "--db", db, ...args];
   const child = spawn(command[0], [...command.slice(1), ...options], {
     stdio: ["ignore", "ignore", "inherit"],
   });

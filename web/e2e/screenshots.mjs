@@ -1,6 +1,9 @@
 // Screenshots of every page for the README, not a test: docs/screenshots/<page>.png, 1280x800.
 //
-//   cd web && npm run build && node e2e/screenshots.mjs [--keep]
+//   cd web && npm run build && node e2e/screenshots.mjs [--keep] [NAME...]
+//
+// NAMEs (containers, containers-grouped, images, volumes, networks, engine, history) take only
+// those pictures; without, all of them.
 //
 // It makes a small, plausible state on the engine ($DOCKER_HOST, else /var/run/docker.sock):
 // two compose projects (by their labels), a standalone container, some running, one paused,
@@ -16,6 +19,8 @@ import { LABEL, TEST_IMAGE, launchBrowser, startServer, waitLive } from "./harne
 
 const out = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "screenshots");
 const keep = process.argv.includes("--keep");
+const only = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const wanted = (name) => only.length === 0 || only.includes(name);
 /** On all this script makes; what a run left (--keep) goes at the start of the next one. */
 const RUN = "dockstate.test.ui.shots=1";
 
@@ -134,8 +139,9 @@ async function main() {
   try {
     console.log("making the state…");
     tearDown();
-    setUp();
+    // Serving before the state is made: its history (the History panel) holds how it was made.
     server = await startServer();
+    setUp();
     browser = await launchBrowser();
     const context = await browser.newContext({
       viewport: { width: 1280, height: 800 },
@@ -145,6 +151,7 @@ async function main() {
     await page.goto(server.signInUrl);
     await waitLive(page, 30_000);
     for (const [name, ready] of PAGES) {
+      if (!wanted(name)) continue;
       await page.goto(`${server.url}/#/${name}`);
       await ready(page);
       await waitLive(page);
@@ -154,14 +161,32 @@ async function main() {
       await page.screenshot({ path: file });
       console.log(`wrote ${file}`);
     }
-    // The same page, grouped by compose project.
-    await page.goto(`${server.url}/#/containers`);
-    await page.getByText("Group by compose project").click();
-    await page.getByRole("button", { name: /dst-ui-shop/ }).waitFor();
-    await page.waitForTimeout(500);
-    const file = join(out, "containers-grouped.png");
-    await page.screenshot({ path: file });
-    console.log(`wrote ${file}`);
+    if (wanted("containers-grouped")) {
+      // The same page, grouped by compose project.
+      await page.goto(`${server.url}/#/containers`);
+      await page.getByText("Group by compose project").click();
+      await page.getByRole("button", { name: /dst-ui-shop/ }).waitFor();
+      await page.waitForTimeout(500);
+      const file = join(out, "containers-grouped.png");
+      await page.screenshot({ path: file });
+      console.log(`wrote ${file}`);
+    }
+    if (wanted("history")) {
+      // The History panel of the database: its volume, its network, its health checks.
+      await page.goto(`${server.url}/#/containers`);
+      await page.reload(); // ungrouped again
+      await waitLive(page);
+      await page.getByLabel("Search containers").fill("dst-ui-shop");
+      const db = page.locator('[data-testid="container-row"][data-name="dst-ui-shop-db-1"]');
+      await db.getByRole("button", { name: "History" }).click();
+      const panel = page.getByRole("dialog", { name: /History of container/ });
+      await panel.locator('[data-action="health_status"]').waitFor({ timeout: 30_000 });
+      await page.waitForTimeout(1500);
+      await page.mouse.move(0, 799);
+      const file = join(out, "history.png");
+      await page.screenshot({ path: file });
+      console.log(`wrote ${file}`);
+    }
     await context.close();
   } finally {
     await browser?.close();

@@ -1,5 +1,6 @@
 import { useEffect, useSyncExternalStore } from "react";
 import { ConfirmProvider } from "./components/Confirm";
+import { HistoryProvider } from "./components/History";
 import { ConnectionBadge, healthOf, Notices, StaleBanner } from "./components/Status";
 import { ContainersPage } from "./pages/Containers";
 import { EnginePage } from "./pages/Engine";
@@ -80,7 +81,10 @@ export function App() {
       <StaleBanner />
       <Notices />
       <main className={live ? "live" : "stale"} aria-busy={!hasData}>
-        {hasData || page === "engine" ? <Page /> : <div className="loading">Loading the engine's state…</div>}
+        {/* One History panel at a time, closed when the page changes. */}
+        <HistoryProvider key={page}>
+          {hasData || page === "engine" ? <Page /> : <div className="loading">Loading the engine's state…</div>}
+        </HistoryProvider>
       </main>
     </ConfirmProvider>
   );

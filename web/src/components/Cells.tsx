@@ -52,3 +52,9 @@ export function CreatingRows({ creating, columns }: { creating: PendingAction[];
     </>
   );
 }
+
+/** The class of a table row: an action is running on it, its History is open. */
+export function rowClass(pending: boolean, selected: boolean): string | undefined {
+  const classes = [pending && "is-pending", selected && "is-selected"].filter(Boolean);
+  return classes.length ? classes.join(" ") : undefined;
+}

@@ -39,6 +39,7 @@ export interface DockstateSchema {
   Container?: Container;
   ContainerNetwork?: ContainerNetwork;
   CreateRequest?: CreateRequest;
+  DockerEventRecord?: DockerEventRecord;
   EngineInfo?: EngineInfo;
   EngineStateModel?: EngineStateModel;
   EngineStateUpdate?: EngineStateUpdate;
@@ -60,6 +61,7 @@ export interface DockstateSchema {
   Snapshot?: Snapshot;
   Subscribe?: Subscribe;
   SystemStats?: SystemStats;
+  Timeline?: Timeline;
   Unsubscribe?: Unsubscribe;
   Volume?: Volume;
   Welcome?: Welcome;
@@ -322,6 +324,40 @@ export interface CreateRequest {
     [k: string]: string;
   };
   name: string;
+}
+/**
+ * One event as the Docker engine sent it (without the command line of ``exec_*``).
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "DockerEventRecord".
+ */
+export interface DockerEventRecord {
+  /**
+   * e.g. create, start, die, health_status, connect.
+   */
+  action: string;
+  /**
+   * The id (or name) of the object the engine named.
+   */
+  actor_id: string;
+  /**
+   * The event's attributes (name, exitCode...).
+   */
+  attributes: {
+    [k: string]: string;
+  };
+  /**
+   * What follows the action, e.g. 'healthy'; often empty.
+   */
+  detail: string;
+  /**
+   * When it happened, in nanoseconds since the Unix epoch.
+   */
+  time_nano: number;
+  /**
+   * Docker's event type: container, image, network, volume...
+   */
+  type: string;
 }
 /**
  * The Docker engine itself, and dockstate's link to it.
@@ -595,6 +631,21 @@ export interface Welcome {
   session: string;
   type: "welcome";
   version: number;
+}
+/**
+ * The events of one object, newest first, a page at a time.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "Timeline".
+ */
+export interface Timeline {
+  events: DockerEventRecord[];
+  id: string;
+  kind: "container" | "image" | "volume" | "network";
+  /**
+   * Older events exist: ask again with before = the last time.
+   */
+  more: boolean;
 }
 
 export const PROTOCOL = "dockstate.v1";

@@ -2,6 +2,7 @@
 import { act, cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfirmProvider } from "../components/Confirm";
+import { HistoryProvider } from "../components/History";
 import { StoreContext } from "../react/hooks";
 import { LiveStore } from "../store/live";
 import { container, engineState, FakeSocket } from "../store/testing";
@@ -38,7 +39,9 @@ function setup(fetch = vi.fn(async () => new Response('{"operation":"o","accepte
   render(
     <StoreContext.Provider value={store}>
       <ConfirmProvider>
-        <ContainersPage />
+        <HistoryProvider>
+          <ContainersPage />
+        </HistoryProvider>
       </ConfirmProvider>
     </StoreContext.Provider>,
   );

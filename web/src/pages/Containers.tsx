@@ -16,6 +16,7 @@ import {
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useDeferredValue, useMemo, useRef, useState } from "react";
 import { Age, Empty, Flash, Pending, Tag } from "../components/Cells";
+import { HistoryButton, useHistoryOpen } from "../components/History";
 import { useAct } from "../components/useAct";
 import { ports, shortId } from "../format";
 import { useFlashKey } from "../react/flash";
@@ -253,11 +254,12 @@ const ContainerRow = memo(function ContainerRow({ id, start }: { id: string; sta
   const c = useEngineState((s) => s.data?.containers[id]);
   const pending = useEngineState((s) => s.pending[`container:${id}`]);
   const flashKey = useFlashKey(c?.rev);
+  const selected = useHistoryOpen("container", id);
   if (!c) return null;
   return (
     <div
       role="row"
-      className={`grid-row${pending ? " is-pending" : ""}`}
+      className={`grid-row${pending ? " is-pending" : ""}${selected ? " is-selected" : ""}`}
       style={{ transform: `translateY(${start}px)`, height: ROW_HEIGHT }}
       data-testid="container-row"
       data-name={c.name}
@@ -330,6 +332,7 @@ function ContainerActions({ c, busy }: { c: Container; busy: boolean }) {
           {verb.charAt(0).toUpperCase() + verb.slice(1)}
         </button>
       ))}
+      <HistoryButton kind="container" id={c.id} name={c.name} />
       <button
         type="button"
         className="small danger-text"

@@ -1,5 +1,6 @@
 import { memo } from "react";
-import { Age, Empty, Flash, Pending, Tag } from "../components/Cells";
+import { Age, Empty, Flash, Pending, rowClass, Tag } from "../components/Cells";
+import { HistoryButton, useHistoryOpen } from "../components/History";
 import { useAct } from "../components/useAct";
 import { bytes, containerNames, shortId } from "../format";
 import { useFlashKey } from "../react/flash";
@@ -67,10 +68,11 @@ const ImageRow = memo(function ImageRow({ id }: { id: string }) {
     return obj ? containerNames(obj.containers, s.data?.containers).join(", ") : "";
   });
   const act = useAct();
+  const selected = useHistoryOpen("image", id);
   if (!image) return null;
   const name = image.tags[0] ?? shortId(image.id);
   return (
-    <tr className={pending ? "is-pending" : undefined} data-testid="image-row" data-name={name}>
+    <tr className={rowClass(pending !== undefined, selected)} data-testid="image-row" data-name={name}>
       <td className="rel">
         <Flash flashKey={flashKey} />
         {image.dangling ? (
@@ -92,6 +94,7 @@ const ImageRow = memo(function ImageRow({ id }: { id: string }) {
       </td>
       <td>{pending ? <Pending pending={pending} /> : users || <span className="muted">—</span>}</td>
       <td className="actions">
+        <HistoryButton kind="image" id={image.id} name={name} />
         <button
           type="button"
           className="small danger-text"

@@ -1,6 +1,7 @@
 import { memo } from "react";
-import { Age, CreatingRows, Empty, Flash, Pending, Tag } from "../components/Cells";
+import { Age, CreatingRows, Empty, Flash, Pending, rowClass, Tag } from "../components/Cells";
 import { CreateForm } from "../components/CreateForm";
+import { HistoryButton, useHistoryOpen } from "../components/History";
 import { useAct } from "../components/useAct";
 import { containerNames } from "../format";
 import { useFlashKey } from "../react/flash";
@@ -67,9 +68,10 @@ const NetworkRow = memo(function NetworkRow({ id }: { id: string }) {
     return obj ? containerNames(obj.containers, s.data?.containers).join(", ") : "";
   });
   const act = useAct();
+  const selected = useHistoryOpen("network", id);
   if (!network) return null;
   return (
-    <tr className={pending ? "is-pending" : undefined} data-testid="network-row" data-name={network.name}>
+    <tr className={rowClass(pending !== undefined, selected)} data-testid="network-row" data-name={network.name}>
       <td className="rel strong nowrap" title={network.id}>
         <Flash flashKey={flashKey} />
         {network.name} {network.internal && <Tag tone="off">internal</Tag>}
@@ -82,6 +84,7 @@ const NetworkRow = memo(function NetworkRow({ id }: { id: string }) {
         <Age since={network.created} />
       </td>
       <td className="actions">
+        <HistoryButton kind="network" id={network.id} name={network.name} />
         {!PREDEFINED.has(network.name) && (
           <button
             type="button"

@@ -1,6 +1,7 @@
 import { memo } from "react";
-import { Age, CreatingRows, Empty, Flash, Pending } from "../components/Cells";
+import { Age, CreatingRows, Empty, Flash, Pending, rowClass } from "../components/Cells";
 import { CreateForm } from "../components/CreateForm";
+import { HistoryButton, useHistoryOpen } from "../components/History";
 import { useAct } from "../components/useAct";
 import { containerNames } from "../format";
 import { useFlashKey } from "../react/flash";
@@ -60,9 +61,10 @@ const VolumeRow = memo(function VolumeRow({ name }: { name: string }) {
     return obj ? containerNames(obj.used_by, s.data?.containers).join(", ") : "";
   });
   const act = useAct();
+  const selected = useHistoryOpen("volume", name);
   if (!volume) return null;
   return (
-    <tr className={pending ? "is-pending" : undefined} data-testid="volume-row" data-name={name}>
+    <tr className={rowClass(pending !== undefined, selected)} data-testid="volume-row" data-name={name}>
       <td className="rel strong ellipsis" title={volume.mountpoint}>
         <Flash flashKey={flashKey} />
         {name}
@@ -74,6 +76,7 @@ const VolumeRow = memo(function VolumeRow({ name }: { name: string }) {
       </td>
       <td>{pending ? <Pending pending={pending} /> : users || <span className="muted">—</span>}</td>
       <td className="actions">
+        <HistoryButton kind="volume" id={name} name={name} />
         <button
           type="button"
           className="small danger-text"

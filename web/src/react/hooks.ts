@@ -51,6 +51,8 @@ function subscribeClock(period: number, listener: () => void): () => void {
   clockListeners.add(listener);
   if (!clockTimer || period < clockPeriod) {
     if (clockTimer) clearInterval(clockTimer);
+    // The time went on while no one listened: a first listener must not read the old one.
+    clockNow = Date.now();
     clockPeriod = period;
     clockTimer = setInterval(() => {
       clockNow = Date.now();

@@ -537,6 +537,12 @@ export class LiveStore {
 
   // -- actions ---------------------------------------------------------------------------
 
+  /** A REST request to the server (``path`` from /api/…), with the session cookie. */
+  request = (path: string, init: RequestInit = {}): Promise<Response> => {
+    const doFetch = this.opts.fetch ?? globalThis.fetch.bind(globalThis);
+    return doFetch(`${this.opts.apiBase}${path}`, { credentials: "same-origin", ...init });
+  };
+
   /**
    * Run a REST action optimistically. Resolves to true once the engine accepted it (its effect
    * follows through the change stream), false when it was refused (the refusal is a notice).
@@ -554,12 +560,10 @@ export class LiveStore {
     };
     this.store.setState((s) => ({ pending: { ...s.pending, [key]: pending } }));
     const http = httpRequest(request);
-    const doFetch = this.opts.fetch ?? globalThis.fetch.bind(globalThis);
     let response: Response;
     try {
-      response = await doFetch(`${this.opts.apiBase}${http.path}`, {
+      response = await this.request(http.path, {
         method: http.method,
-        credentials: "same-origin",
         headers: http.body === undefined ? {} : { "content-type": "application/json" },
         body: http.body === undefined ? undefined : JSON.stringify(http.body),
       });
@@ -645,7 +649,7 @@ function detach(ws: SocketLike): void {
 }
 
 /** Docker's own message from an RFC 9457 problem (or what else the answer says). */
-async function problemDetail(response: Response): Promise<string> {
+export async function problemDetail(response: Response): Promise<string> {
   const text = await response.text().catch(() => "");
   try {
     const problem = JSON.parse(text) as Partial<Problem>;

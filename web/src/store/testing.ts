@@ -1,5 +1,5 @@
 /** Test doubles for the store: a scripted WebSocket, and entity factories. */
-import type { SocketFactory, SocketLike } from "./live";
+import { LiveStore, type LiveStoreOptions, type SocketFactory, type SocketLike } from "./live";
 import type { Container, EngineState } from "./types";
 
 export class FakeSocket implements SocketLike {
@@ -132,5 +132,113 @@ export function engineState(version: number, containers: Container[] = []): Engi
     system_stats: null,
     version,
     last_updated: "2026-01-01T00:00:00Z",
+  };
+}
+
+// -- the history endpoint (GET /api/v1/events/{kind}/{id}) --------------------------------
+
+export interface FakeEvent {
+  time_nano: bigint;
+  type?: string;
+  action: string;
+  detail?: string;
+  actor_id?: string;
+  attributes?: Record<string, string>;
+}
+
+/** JSON with bigints as bare integers, as the server writes them. */
+export function exactJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `__bigint__${v}` : v)).replace(
+    /"__bigint__(\d+)"/g,
+    "$1",
+  );
+}
+
+/**
+ * A fake of the server's timeline endpoint over ``events`` (any order; the object's kind is
+ * the default type): newest first, ``limit``, ``before``, ``more``, as _history.py answers.
+ * ``calls`` records each path asked for; ``events`` can be changed between calls; ``fail``
+ * makes the next answers a problem (a status) or a network error ("network").
+ */
+export function fakeHistoryServer(events: FakeEvent[] = []) {
+  const server = {
+    events,
+    calls: [] as string[],
+    fail: null as number | "network" | null,
+    request: async (path: string, init?: RequestInit): Promise<Response> => {
+      server.calls.push(path);
+      if (init?.signal?.aborted) throw new DOMException("aborted", "AbortError");
+      if (server.fail === "network") throw new TypeError("Failed to fetch");
+      if (server.fail !== null) {
+        const detail =
+          server.fail === 503 ? "this server keeps no history (it was started with --no-db)" : "Not authenticated";
+        return new Response(JSON.stringify({ title: "Error", status: server.fail, detail }), {
+          status: server.fail,
+          headers: { "content-type": "application/problem+json" },
+        });
+      }
+      const url = new URL(path, "http://x");
+      const [, , , , kind = "", id = ""] = url.pathname.split("/");
+      const limit = Number(url.searchParams.get("limit") ?? "100");
+      const before = url.searchParams.get("before");
+      const matching = [...server.events]
+        .sort((a, b) => (a.time_nano < b.time_nano ? 1 : a.time_nano > b.time_nano ? -1 : 0))
+        .filter((e) => before === null || e.time_nano < BigInt(before));
+      const page = matching.slice(0, limit).map((e) => ({
+        time_nano: e.time_nano,
+        type: e.type ?? kind,
+        action: e.action,
+        detail: e.detail ?? "",
+        actor_id: e.actor_id ?? decodeURIComponent(id),
+        attributes: e.attributes ?? {},
+      }));
+      const body = { kind, id: decodeURIComponent(id), events: page, more: matching.length > limit };
+      return new Response(exactJson(body), { status: 200, headers: { "content-type": "application/json" } });
+    },
+  };
+  return server;
+}
+
+/**
+ * A LiveStore on a FakeSocket that has taken a snapshot (version 10) of ``containers``, and a
+ * way to feed it changes with consecutive versions: ``update(id, rev)`` (the container's rev
+ * changes), ``remove(id)``, ``bookmark()``.
+ */
+export function liveFeed(containers: Container[], options: Partial<LiveStoreOptions> = {}) {
+  const store = new LiveStore({ url: "ws://x/api/v1/ws", socket: FakeSocket.factory, persistence: null, wake: null, ...options });
+  store.start();
+  const ws = FakeSocket.last;
+  const sub = ws.handshake().id as string;
+  let version = 10;
+  ws.receive({ type: "snapshot", sub, epoch: "E1", version, state: engineState(version, containers) });
+  const send = (change: Record<string, unknown>) => {
+    version += 1;
+    ws.receive({
+      type: "changes",
+      sub,
+      epoch: "E1",
+      from: version - 1,
+      to: version,
+      timestamp: "2026-01-01T00:00:09Z",
+      changes: [{ v: version, ...change }],
+    });
+  };
+  return {
+    store,
+    ws,
+    update(id: string, patch: object[] = []) {
+      send({
+        kind: "container",
+        op: "updated",
+        id,
+        patch: [...patch, { op: "replace", path: "/rev", value: version + 1 }],
+      });
+    },
+    remove(id: string) {
+      send({ kind: "container", op: "removed", id });
+    },
+    bookmark() {
+      ws.receive({ type: "bookmark", sub, epoch: "E1", version });
+    },
   };
 }

@@ -17,9 +17,11 @@ export type {
   Accepted,
   ChangesMessage,
   ClientMessage,
+  DockerEventRecord,
   Hello,
   Snapshot,
   Subscribe,
+  Timeline,
   Welcome,
 } from "../generated/types";
 export type {
