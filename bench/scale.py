@@ -5,7 +5,11 @@ Each timing is the median of ``runs`` repeats on the populated engine:
 - ``docker ps -a`` (the baseline of the ratios) and the four CLI listings of everything;
 - the polling baseline's one cycle (its four list calls over the API, in-process);
 - ``dockstate snapshot`` as a whole process (what a user of the CLI waits for), and
-  ``Watcher.load_once()`` in-process, with the Docker API calls it makes;
+  ``Watcher.load_once()`` in-process, with the Docker API calls it makes (every object listed
+  and every container inspected);
+- ``Watcher.run()`` in-process, from its start to connected: the event stream is open and the
+  state holds every object as the listings show it (what ``dockstate serve`` clients get
+  first; the inspects that add ``started_at`` and friends follow in the background);
 - ``dockstate serve``: from the start of the process to loaded and connected (once), and a new
   WebSocket client's snapshot (connect, hello, subscribe, snapshot received and parsed);
 - Glances: from the start of the process to its first answer listing the containers (once), and
@@ -15,6 +19,7 @@ Each timing is the median of ``runs`` repeats on the populated engine:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import time
@@ -74,6 +79,23 @@ async def time_load(runs: int) -> tuple[float, int]:
     return statistics.median(times), calls
 
 
+async def time_connected(runs: int) -> float:
+    """``Watcher.run()`` in-process: median seconds from start to connected, when the state
+    holds every object as listed (the inspects of the details follow in the background)."""
+    times = []
+    for _ in range(runs):
+        async with DockerClient() as docker:
+            watcher = Watcher(EngineState(), docker)
+            t0 = time.perf_counter()
+            task = asyncio.create_task(watcher.run())
+            await watcher.connected.wait()
+            times.append(time.perf_counter() - t0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return statistics.median(times)
+
+
 async def run(ctx: Context) -> Result:
     runs = ctx.options.runs
     rows: list[tuple[str, float | None, str]] = []
@@ -96,6 +118,14 @@ async def run(ctx: Context) -> Result:
     rows.append(("`dockstate snapshot` (whole process)", snap, "CLI: start Python, load, print"))
     load, calls = await time_load(runs)
     rows.append(("`Watcher.load_once()` in-process", load, f"{calls} API calls"))
+    connected = await time_connected(runs)
+    rows.append(
+        (
+            "`Watcher.run()` in-process: start to connected",
+            connected,
+            "every object listed; the inspects follow",
+        )
+    )
 
     t0 = time.perf_counter()
     server = await start_dockstate()
