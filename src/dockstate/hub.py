@@ -371,11 +371,8 @@ class Hub:
             sub.add_change(EncodedChange(change, self.cache))
 
     def _objects(self) -> Iterator[tuple[Kind, str, Entity]]:
-        for kind, objects in _maps(self.state):
-            for key, obj in objects.items():
-                yield kind, key, obj
-        yield "engine", "engine_info", self.state.engine_info
-        yield "engine", "system_stats", self.state.system_stats
+        for kind, obj in self.state.objects():
+            yield kind, obj.key, obj
 
     def _on_batch(self, batch: ChangeBatch) -> None:
         encoded = [EncodedChange(c, self.cache) for c in batch.changes]
