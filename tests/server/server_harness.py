@@ -23,6 +23,18 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def docker(*args: str) -> str:
+    """Run the docker CLI; return its stdout (raises CalledProcessError when it fails)."""
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+async def adocker(*args: str) -> str:
+    """:func:`docker` without blocking the event loop."""
+    return await asyncio.to_thread(docker, *args)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

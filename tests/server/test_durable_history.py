@@ -4,29 +4,18 @@ dockstate itself (even a SIGKILL), and every object's raw Docker events outlive 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from typing import Any
 
 import httpx
 import pytest
 from harness import LABEL as SESSION_LABEL
-from server_harness import Peer, peer, start_server
+from server_harness import Peer, adocker, docker, peer, start_server
 
 from dockstate.state import apply_change
 
 pytestmark = pytest.mark.integration
 
 LABEL = f"{SESSION_LABEL}=1"
-
-
-def docker(*args: str) -> str:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-async def adocker(*args: str) -> str:
-    return await asyncio.to_thread(docker, *args)
 
 
 async def catch_up(p: Peer, state: dict[str, Any], version: int, target: int) -> int:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from typing import Any
 
 import pytest
 from harness import LABEL as SESSION_LABEL
 from harness import comparable, differences, engine_truth
-from server_harness import Peer, ServerProcess, peer, start_server
+from server_harness import Peer, ServerProcess, adocker, peer, start_server
 from websockets.exceptions import InvalidStatus
 
 from dockstate.protocol import Bookmark, ChangesMessage, EngineStateUpdate, Snapshot, Welcome
@@ -20,16 +19,6 @@ from dockstate.state import apply_change
 pytestmark = pytest.mark.integration
 
 LABEL = f"{SESSION_LABEL}=1"
-
-
-def docker(*args: str) -> str:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-async def adocker(*args: str) -> str:
-    return await asyncio.to_thread(docker, *args)
 
 
 async def subscribe(p: Peer, sub: str = "s1", **fields: Any) -> dict[str, Any]:

@@ -68,6 +68,21 @@ def _status(state: str, health: str | None, exit_code: int | None) -> str:
     return text.get(state, state.capitalize())
 
 
+def _mounts(data: dict[str, Any]) -> list[Mount]:
+    """The ``Mounts`` of an inspect or a listing item (both name them alike), sorted."""
+    mounts = [
+        Mount(
+            type=m.get("Type", ""),
+            name=m.get("Name") or None,
+            source=m.get("Source") or "",
+            destination=m.get("Destination", ""),
+            rw=bool(m.get("RW", True)),
+        )
+        for m in data.get("Mounts") or []
+    ]
+    return sorted(mounts, key=lambda m: m.destination)
+
+
 def container_from_inspect(data: dict[str, Any]) -> Container:
     """A Container from ``GET /containers/{id}/json``."""
     state = data.get("State") or {}
@@ -104,17 +119,6 @@ def container_from_inspect(data: dict[str, Any]) -> Container:
         )
         for name, net in (settings.get("Networks") or {}).items()
     }
-    mounts = [
-        Mount(
-            type=m.get("Type", ""),
-            name=m.get("Name") or None,
-            source=m.get("Source") or "",
-            destination=m.get("Destination", ""),
-            rw=bool(m.get("RW", True)),
-        )
-        for m in data.get("Mounts") or []
-    ]
-    mounts.sort(key=lambda m: m.destination)
     return Container(
         id=data["Id"],
         name=str(data.get("Name", "")).lstrip("/"),
@@ -133,7 +137,7 @@ def container_from_inspect(data: dict[str, Any]) -> Container:
         compose_project=labels.get(COMPOSE_PROJECT_LABEL),
         compose_service=labels.get(COMPOSE_SERVICE_LABEL),
         networks=networks,
-        mounts=mounts,
+        mounts=_mounts(data),
         restart_count=int(data.get("RestartCount", 0)),
     )
 
@@ -179,19 +183,6 @@ def container_from_list(item: dict[str, Any], held: Container | None = None) -> 
         ),
         key=lambda p: (p.private_port, p.protocol, p.host_ip or "", p.host_port or 0),
     )
-    mounts = sorted(
-        (
-            Mount(
-                type=m.get("Type", ""),
-                name=m.get("Name") or None,
-                source=m.get("Source") or "",
-                destination=m.get("Destination", ""),
-                rw=bool(m.get("RW", True)),
-            )
-            for m in item.get("Mounts") or []
-        ),
-        key=lambda m: m.destination,
-    )
     return Container(
         id=item["Id"],
         name=name,
@@ -218,7 +209,7 @@ def container_from_list(item: dict[str, Any], held: Container | None = None) -> 
             )
             for net, data in settings.items()
         },
-        mounts=mounts,
+        mounts=_mounts(item),
         restart_count=held.restart_count if held is not None else 0,
     )
 
