@@ -41,7 +41,22 @@ class _Close(Exception):
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # ASCII escapes, because the strings here may be a client's own (subscription ids, echoed
+    # ids and types), and JSON lets a client send a lone surrogate ("\\ud800"): valid as an
+    # escape, but not encodable as the UTF-8 of a text frame.
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _parse(text: str) -> Any:
+    """The JSON value of a client message.
+
+    Raises:
+        ValueError: not JSON, or nested too deeply (json raises RecursionError for that).
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -136,7 +151,7 @@ class Connection:
         except TimeoutError:
             raise _Close(CloseCode.HELLO_TIMEOUT, "no hello in time") from None
         try:
-            hello = Hello.model_validate(json.loads(text))
+            hello = Hello.model_validate(_parse(text))
         except (ValueError, ValidationError):
             raise _Close(CloseCode.UNAUTHORIZED, "the first message must be hello") from None
         if not (
@@ -192,9 +207,9 @@ class Connection:
 
     def _handle(self, text: str) -> None:
         try:
-            raw = json.loads(text)
-        except ValueError:
-            self._error(None, "INVALID_MESSAGE", "not JSON")
+            raw = _parse(text)
+        except ValueError as err:
+            self._error(None, "INVALID_MESSAGE", f"not JSON ({err})")
             return
         if not isinstance(raw, dict):
             self._error(None, "INVALID_MESSAGE", "a message must be a JSON object")
@@ -358,7 +373,14 @@ class Connection:
 
 def _describe(err: ValidationError, raw: dict[str, Any]) -> str:
     if raw.get("type") not in ("hello", "subscribe", "unsubscribe", "resync", "ack", "ping"):
-        return f"unknown message type {raw.get('type')!r}"
+        return f"unknown message type {_clip(raw.get('type'))}"
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"][1:]) or "message"
     return f"{where}: {first['msg']}"
+
+
+def _clip(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error echoes what the client sent, not
+    a copy of a 64 KiB message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
