@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from ..errors import VersionError, VersionExpired
-from ._auth import token_from_headers, token_matches
+from ._auth import (
+    bearer_token,
+    origin_allowed,
+    request_origin,
+    token_from_headers,
+    token_matches,
+)
 from ._context import ServerContext, context_of
 
 __all__ = [
@@ -117,23 +123,62 @@ def read_only_refusal() -> ProblemError:
     return ProblemError(403, "this server is read-only: actions are refused")
 
 
-def authenticated(request: Request) -> ServerContext:
-    """The server context, once the request has shown the token (bearer header or cookie)."""
-    ctx = context_of(request)
+def _cross_site(request: Request, ctx: ServerContext) -> ProblemError | None:
+    """403 for an action that the session cookie authenticates but that does not come from
+    this server's own pages (or an ``--allow-origin``): cross-site request forgery.
+
+    A browser attaches the cookie by itself, so the cookie alone does not show that the page
+    asking is ours; its ``Origin`` (sent with every POST and DELETE ``fetch``) does. A bearer
+    token is never attached by a browser, so requests carrying one are not checked.
+    """
+    if request.method not in ACTION_METHODS or bearer_token(request.headers) is not None:
+        return None
+    origin = request_origin(request.headers)
+    if origin is None:
+        return ProblemError(
+            403,
+            "an action signed in with the session cookie must carry an Origin or Referer "
+            "header (browsers send one); scripts should send Authorization: Bearer <token>",
+        )
+    host, scheme = request.headers.get("host"), request.url.scheme
+    if not origin_allowed(origin, host, scheme, ctx.config.allow_origins):
+        return ProblemError(
+            403,
+            f"cross-site request refused: an action signed in with the session cookie came "
+            f"from {origin[:100]!r}, which is not this server's origin (add it with "
+            "--allow-origin if it should be allowed)",
+        )
+    return None
+
+
+def _refusal(request: Request, ctx: ServerContext) -> ProblemError | None:
+    """Why ``request`` may not reach its route: no valid token (401), or a cross-site action
+    (403); None when it may."""
     if not token_matches(token_from_headers(request.headers, request.cookies), ctx.config.token):
-        raise _unauthorized()
+        return _unauthorized()
+    return _cross_site(request, ctx)
+
+
+def authenticated(request: Request) -> ServerContext:
+    """The server context, once the request has shown the token (bearer header or cookie)
+    and, for an action signed in by the cookie, come from an allowed origin."""
+    ctx = context_of(request)
+    refusal = _refusal(request, ctx)
+    if refusal is not None:
+        raise refusal
     return ctx
 
 
 def _refusal_before_validation(request: Request) -> ProblemError | None:
     """What to answer instead of 422: FastAPI parses a JSON body before it runs the
     dependencies, so a malformed body must not tell an unauthenticated caller more than 401
-    (or an action on a read-only server more than 403)."""
+    (or a cross-site one, or an action on a read-only server, more than 403)."""
     ctx = getattr(request.app.state, "dockstate", None)
     if ctx is None:
         return None
-    if not token_matches(token_from_headers(request.headers, request.cookies), ctx.config.token):
-        return _unauthorized()
+    refusal = _refusal(request, ctx)
+    if refusal is not None:
+        return refusal
     if ctx.config.read_only and request.method in ACTION_METHODS:
         return read_only_refusal()
     return None
