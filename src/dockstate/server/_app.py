@@ -21,7 +21,10 @@ from ._schema import install_openapi, install_schema
 from ._ui import install_ui
 from ._ws import websocket_endpoint
 
-__all__ = ["create_app"]
+__all__ = ["MAX_BODY", "create_app"]
+
+#: The largest request body accepted, in bytes (like a WebSocket frame); larger: 413.
+MAX_BODY = 64 * 1024
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -58,6 +61,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # FastAPI reads a request's whole body before it checks the token: without a bound,
+        # anyone could make the server buffer gigabytes. Every body we take is a few bytes.
+        max_body_size=MAX_BODY,
     )
     install_rest(app)
     install_actions(app)
