@@ -33,7 +33,7 @@ def flatten(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str
             yield "WS", prefix + route.path
         else:
             assert isinstance(route, APIRoute), f"a route of an unexpected kind: {route!r}"
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 yield method, prefix + route.path
 
 
