@@ -28,6 +28,10 @@ class ServerConfig:
         send_timeout: seconds one send may block before the client is closed with 4499.
         rate, burst: incoming messages per second per connection (token bucket).
         history_limit: how many changes a client can resume across.
+        max_connections: WebSocket connections open at once (said hello or not); the upgrade
+            of one more is refused with HTTP 503.
+        certfile, keyfile: serve HTTPS and WSS with this PEM certificate (chain) and its key
+            (``keyfile`` may be None when ``certfile`` holds the key too); None: plain HTTP.
     """
 
     host: str = "127.0.0.1"
@@ -44,3 +48,6 @@ class ServerConfig:
     rate: float = 50.0
     burst: int = 100
     history_limit: int = DEFAULT_HISTORY_LIMIT
+    max_connections: int = 1000
+    certfile: str | None = None
+    keyfile: str | None = None

@@ -1,13 +1,20 @@
-"""Running the app under uvicorn, with a shutdown that says goodbye (1001) to every client."""
+"""Running the app under uvicorn: TLS when configured, logs that never show a token, and a
+shutdown that says goodbye (1001) to every client."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import logging
+import re
+import resource
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+import uvicorn.config
 from fastapi import FastAPI
 
 from ..errors import DockstateError
@@ -16,9 +23,64 @@ from ._app import create_app
 from ._config import ServerConfig
 from ._context import ServerContext
 
-__all__ = ["MAX_FRAME", "serve"]
+__all__ = ["MAX_FRAME", "RedactTokens", "serve"]
 
 MAX_FRAME = 64 * 1024  # protocol.md §2: larger client frames are closed with 1009
+_SPARE_FILES = 256  # file descriptors beyond the WebSocket connections: engine, HTTP, logs
+
+
+class RedactTokens(logging.Filter):
+    """Hides the value of every ``token=`` query parameter in a log record.
+
+    uvicorn logs each request's path with its query string, and the sign-in URL that
+    ``dockstate serve`` prints carries the token there (``/?token=…``): logged as is, the
+    access log would hand the token to whoever reads the logs.
+    """
+
+    _QUERY = re.compile(r"(?i)(token=)[^&\s\"']+")
+
+    def redact(self, text: str) -> str:
+        """``text`` with every ``token=`` value replaced by ``[redacted]``."""
+        return self._QUERY.sub(r"\1[redacted]", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = self.redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration, with :class:`RedactTokens` on each of its handlers."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {"redact_tokens": {"()": RedactTokens}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact_tokens"]
+    return config
+
+
+def _check_tls(config: ServerConfig) -> None:
+    """Load the certificate and key once, so that a bad file fails in one clear line."""
+    if config.certfile is None:
+        return
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(config.certfile, config.keyfile)
+    except (OSError, ssl.SSLError) as err:
+        files = " and ".join(f for f in (config.certfile, config.keyfile) if f)
+        raise DockstateError(f"cannot serve TLS with {files}: {err}") from None
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise this process's soft limit of open files to ``wanted`` (at most the hard limit):
+    past it, accepting connections fails with EMFILE for everyone, not only the extra ones."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 class _Server(uvicorn.Server):
@@ -50,8 +112,11 @@ def serve(
     """Serve ``config`` until interrupted; call ``on_listening`` once the address is ours.
 
     Raises:
-        DockstateError: the address cannot be listened on (in use, not ours...).
+        DockstateError: the address cannot be listened on (in use, not ours...), or the TLS
+            certificate or key cannot be used.
     """
+    _check_tls(config)
+    _allow_open_files(config.max_connections + _SPARE_FILES)
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -73,7 +138,10 @@ def serve(
             ws_max_size=MAX_FRAME,
             ws_per_message_deflate=True,
             log_level="info" if verbose else "warning",
+            log_config=_log_config(),
             timeout_graceful_shutdown=3,
+            ssl_certfile=config.certfile,
+            ssl_keyfile=config.keyfile,
             **uvicorn_options,
         ),
     )

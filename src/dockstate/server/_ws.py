@@ -25,6 +25,7 @@ from ..hub import Subscription, compile_filter
 from ..protocol import PROTOCOL, CloseCode, Hello, Subscribe, client_message_adapter
 from ._auth import origin_allowed, token_from_headers, token_matches
 from ._context import ServerContext, context_of
+from ._rest import problem
 
 __all__ = ["websocket_endpoint"]
 
@@ -69,9 +70,31 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     ):
         await websocket.close(CloseCode.FORBIDDEN_ORIGIN)  # before accept: HTTP 403
         return
-    offered = websocket.scope.get("subprotocols") or []
-    await websocket.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
-    await Connection(websocket, ctx).run()
+    if len(ctx.connections) >= ctx.config.max_connections:
+        # Refused before the upgrade, so that a flood of connections costs one answer each.
+        await _refuse_busy(websocket, ctx.config.max_connections)
+        return
+    connection = Connection(websocket, ctx)
+    # Counted from here, not from the accept: upgrades in flight count against the cap too.
+    ctx.connections.add(connection)
+    try:
+        offered = websocket.scope.get("subprotocols") or []
+        await websocket.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+        await connection.run()
+    finally:
+        ctx.connections.discard(connection)
+
+
+async def _refuse_busy(websocket: WebSocket, limit: int) -> None:
+    """Refuse an upgrade with HTTP 503 (or, on a server that cannot answer an upgrade with a
+    response of its own, with close 1013 "try again later" after accepting)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        detail = f"the server has {limit} WebSocket connections open, its maximum"
+        response = problem(503, "Service Unavailable", detail, headers={"Retry-After": "1"})
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.accept()
+        await websocket.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
 
 
 class Connection:
@@ -101,7 +124,7 @@ class Connection:
         self._wake.set()
 
     async def run(self) -> None:
-        self.ctx.connections.add(self)
+        """Serve the client until it goes or is closed; never raises."""
         try:
             await self._handshake()
             self.ctx.hub.register(self, self._subs, self._wake.set)
@@ -116,8 +139,6 @@ class Connection:
         except Exception:
             log.exception("a WebSocket connection failed")
             await self._close(CloseCode.INTERNAL_ERROR, "internal error")
-        finally:
-            self.ctx.connections.discard(self)
 
     async def _close(self, code: int, reason: str) -> None:
         if self.ws.client_state == WebSocketState.CONNECTED:
