@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -60,9 +60,12 @@ class ServerProcess:
             self.process.kill()
 
 
-def start_server(*extra: str, port: int | None = None, token: str | None = None) -> ServerProcess:
+def start_server(
+    *extra: str, port: int | None = None, token: str | None = None, output: IO[bytes] | None = None
+) -> ServerProcess:
     """Start `dockstate serve` (test-friendly timings unless overridden); wait until it has
-    loaded the engine."""
+    loaded the engine. ``output``: where its stdout and stderr go (default: stdout nowhere,
+    stderr to the test's)."""
     port = port or free_port()
     token = token or secrets.token_hex(12)  # never starts with "-" (argparse)
     args = [
@@ -70,7 +73,10 @@ def start_server(*extra: str, port: int | None = None, token: str | None = None)
         "--heartbeat-ms", "500", "--hello-timeout", "1", *extra,
     ]  # fmt: skip
     process = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        args,
+        stdout=output or subprocess.DEVNULL,
+        stderr=output,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     server = ServerProcess(f"http://127.0.0.1:{port}", token, process)
     deadline = time.monotonic() + 30
