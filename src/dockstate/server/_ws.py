@@ -33,6 +33,8 @@ log = logging.getLogger("dockstate.server")
 
 FULL_INTERVAL = 0.1  # mode `full`: at most one state per subscription per 100 ms
 _MAX_STRIKES = 200  # rate-limited messages tolerated before closing 4429
+#: How deep lists and objects may nest in a client message (the protocol's need 4 levels).
+MAX_DEPTH = 32
 
 
 class _Close(Exception):
@@ -52,12 +54,34 @@ def _parse(text: str) -> Any:
     """The JSON value of a client message.
 
     Raises:
-        ValueError: not JSON, or nested too deeply (json raises RecursionError for that).
+        ValueError: not JSON, or nested deeper than ``MAX_DEPTH`` levels.
     """
     try:
-        return json.loads(text)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
+        value = json.loads(text)
+    except RecursionError:  # deeper than the interpreter's stack, long before MAX_DEPTH
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    # A fixed limit, so that whether a message is refused never depends on how deep the
+    # stack was when it was parsed, and no deep value reaches validation or an error's repr.
+    if _deeper_than(value, MAX_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects in ``value`` nest deeper than ``limit`` (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -252,7 +276,9 @@ class Connection:
         elif kind in ("unsubscribe", "resync"):
             sub = self.subscriptions.get(raw["id"])
             if sub is None:
-                self._error(raw["id"], "UNKNOWN_SUBSCRIPTION", f"no subscription {raw['id']!r}")
+                self._error(
+                    raw["id"], "UNKNOWN_SUBSCRIPTION", f"no subscription {_clip(raw['id'])}"
+                )
             elif kind == "unsubscribe":
                 del self.subscriptions[sub.id]
                 self._subs.remove(sub)
