@@ -43,7 +43,7 @@ def server_is_healthy(server: ServerProcess, timeout: float = 30.0) -> bool:
             return False
         return bool(health == {"status": "ok", "engine": "connected"})
 
-    return server.process.poll() is None and _eventually(healthy, timeout)
+    return server.process.poll() is None and eventually(healthy, timeout)
 
 
 def problems_in(output: Path) -> list[str]:
@@ -107,15 +107,15 @@ class Bystander:
     def sees_a_change(self, timeout: float = 15.0) -> bool:
         """Create and remove a volume it watches; whether it saw both, still connected."""
         name = unique("bystander-")
-        if not _eventually(lambda: _docker("volume", "create", "--label", f"{LABEL}={BYSTANDER}",
+        if not eventually(lambda: _docker("volume", "create", "--label", f"{LABEL}={BYSTANDER}",
                                            name), timeout):  # fmt: skip
             raise AssertionError("the Docker engine could not create a volume")
         try:
-            if not _eventually(lambda: self._saw(name, "created"), timeout):
+            if not eventually(lambda: self._saw(name, "created"), timeout):
                 return False
         finally:
-            _eventually(lambda: _docker("volume", "rm", name), timeout)
-        return _eventually(lambda: self._saw(name, "removed"), timeout) and self.close_code is None
+            eventually(lambda: _docker("volume", "rm", name), timeout)
+        return eventually(lambda: self._saw(name, "removed"), timeout) and self.close_code is None
 
 
 def _docker(*args: str) -> bool:
@@ -123,7 +123,8 @@ def _docker(*args: str) -> bool:
     return subprocess.run(["docker", *args], capture_output=True, check=False).returncode == 0
 
 
-def _eventually(condition: Any, timeout: float) -> bool:
+def eventually(condition: Any, timeout: float) -> bool:
+    """Whether ``condition()`` holds within ``timeout`` seconds (polled)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -217,12 +218,12 @@ class RawSocket:
                     return int(struct.unpack("!H", payload[:2])[0]) if payload else 1005
 
 
-def connected_clients(server: ServerProcess) -> float:
-    """``dockstate_clients_connected``: WebSocket clients past their hello."""
+def metric(server: ServerProcess, name: str) -> float:
+    """The value of the metric ``name`` (without labels), e.g. ``dockstate_websockets_open``."""
     for line in server.get("/metrics").text.splitlines():
-        if line.startswith("dockstate_clients_connected "):
+        if line.startswith(name + " "):
             return float(line.split()[1])
-    raise AssertionError("no dockstate_clients_connected metric")
+    raise AssertionError(f"no metric {name}")
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from ._app import create_app
 from ._config import ServerConfig
 from ._context import ServerContext
 
-__all__ = ["MAX_FRAME", "RedactTokens", "serve"]
+__all__ = ["MAX_FRAME", "QuietClientFaults", "RedactTokens", "serve"]
 
 MAX_FRAME = 64 * 1024  # protocol.md §2: larger client frames are closed with 1009
 _SPARE_FILES = 256  # file descriptors beyond the WebSocket connections: engine, HTTP, logs
@@ -51,12 +51,29 @@ class RedactTokens(logging.Filter):
         return True
 
 
+class QuietClientFaults(logging.Filter):
+    """uvicorn logs a text frame that is not UTF-8 as an ERROR with a traceback, though the
+    fault is the client's (closed with 1007): any client could fill the log with tracebacks.
+    Such a record becomes one INFO line, shown only when verbose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Invalid UTF-8 sequence received from client"):
+            return True
+        record.msg, record.args = "a client sent a text frame that is not UTF-8: closed 1007", ()
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+
+
 def _log_config() -> dict[str, Any]:
-    """uvicorn's logging configuration, with :class:`RedactTokens` on each of its handlers."""
+    """uvicorn's logging configuration, with our filters on each of its handlers."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config["filters"] = {"redact_tokens": {"()": RedactTokens}}
+    config["filters"] = {
+        "redact_tokens": {"()": RedactTokens},
+        "quiet_client_faults": {"()": QuietClientFaults},
+    }
     for handler in config["handlers"].values():
-        handler["filters"] = ["redact_tokens"]
+        handler["filters"] = ["redact_tokens", "quiet_client_faults"]
     return config
 
 

@@ -96,6 +96,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     if len(ctx.connections) >= ctx.config.max_connections:
         # Refused before the upgrade, so that a flood of connections costs one answer each.
+        ctx.refused_connections += 1
         await _refuse_busy(websocket, ctx.config.max_connections)
         return
     connection = Connection(websocket, ctx)
