@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         "--max-connections",
         type=int,
         default=1000,
-        help="WebSocket connections at once; one more is refused with HTTP 503 (default: 1000)",
+        help="WebSocket connections at once; one more is closed 1013 (default: 1000)",
     )
     watch = engine_command(
         "watch",

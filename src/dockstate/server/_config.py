@@ -29,7 +29,7 @@ class ServerConfig:
         rate, burst: incoming messages per second per connection (token bucket).
         history_limit: how many changes a client can resume across.
         max_connections: WebSocket connections open at once (said hello or not); the upgrade
-            of one more is refused with HTTP 503.
+            of one more is closed at once with 1013 (try again later).
         certfile, keyfile: serve HTTPS and WSS with this PEM certificate (chain) and its key
             (``keyfile`` may be None when ``certfile`` holds the key too); None: plain HTTP.
     """

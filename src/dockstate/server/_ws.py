@@ -25,7 +25,6 @@ from ..hub import Subscription, compile_filter
 from ..protocol import PROTOCOL, CloseCode, Hello, Subscribe, client_message_adapter
 from ._auth import origin_allowed, token_from_headers, token_matches
 from ._context import ServerContext, context_of
-from ._rest import problem
 
 __all__ = ["websocket_endpoint"]
 
@@ -95,9 +94,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CloseCode.FORBIDDEN_ORIGIN)  # before accept: HTTP 403
         return
     if len(ctx.connections) >= ctx.config.max_connections:
-        # Refused before the upgrade, so that a flood of connections costs one answer each.
         ctx.refused_connections += 1
-        await _refuse_busy(websocket, ctx.config.max_connections)
+        # Closed with 1013 "try again later" (which a browser's page can read) rather than
+        # an HTTP 503 before the upgrade (which it sees only as 1006); uvicorn also logs an
+        # error for every upgrade refused with a response of the app's own.
+        await websocket.accept()
+        await websocket.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
         return
     connection = Connection(websocket, ctx)
     # Counted from here, not from the accept: upgrades in flight count against the cap too.
@@ -108,18 +110,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await connection.run()
     finally:
         ctx.connections.discard(connection)
-
-
-async def _refuse_busy(websocket: WebSocket, limit: int) -> None:
-    """Refuse an upgrade with HTTP 503 (or, on a server that cannot answer an upgrade with a
-    response of its own, with close 1013 "try again later" after accepting)."""
-    if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        detail = f"the server has {limit} WebSocket connections open, its maximum"
-        response = problem(503, "Service Unavailable", detail, headers={"Retry-After": "1"})
-        await websocket.send_denial_response(response)
-    else:
-        await websocket.accept()
-        await websocket.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
 
 
 class Connection:
