@@ -16,15 +16,12 @@ from ._actions import install_actions
 from ._config import ServerConfig
 from ._context import ServerContext
 from ._metrics import Metrics, install_metrics
-from ._rest import install_rest
+from ._rest import BodyLimit, install_rest
 from ._schema import install_openapi, install_schema
 from ._ui import install_ui
 from ._ws import websocket_endpoint
 
-__all__ = ["MAX_BODY", "create_app"]
-
-#: The largest request body accepted, in bytes (like a WebSocket frame); larger: 413.
-MAX_BODY = 64 * 1024
+__all__ = ["create_app"]
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -61,10 +58,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
-        # FastAPI reads a request's whole body before it checks the token: without a bound,
-        # anyone could make the server buffer gigabytes. Every body we take is a few bytes.
-        max_body_size=MAX_BODY,
     )
+    app.add_middleware(BodyLimit)
     install_rest(app)
     install_actions(app)
     install_schema(app)

@@ -11,7 +11,9 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import VersionError, VersionExpired
 from ._auth import (
@@ -25,7 +27,9 @@ from ._context import ServerContext, context_of
 
 __all__ = [
     "ACTION_METHODS",
+    "MAX_BODY",
     "PROBLEM_JSON",
+    "BodyLimit",
     "Context",
     "Problem",
     "ProblemError",
@@ -37,6 +41,8 @@ __all__ = [
 ]
 
 PROBLEM_JSON = "application/problem+json"
+#: The largest request body taken, in bytes (as for a WebSocket message); larger: 413.
+MAX_BODY = 64 * 1024
 #: The methods of the actions (every route that asks the engine to change something).
 ACTION_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -87,12 +93,13 @@ def _phrase(status: int) -> str:
 
 
 _DESCRIPTIONS = {
-    400: "The engine refused the request's parameters (Docker's message).",
+    400: "The body is not JSON text, or the engine refused the parameters (Docker's message).",
     401: "No token, or a wrong one.",
     403: "The server is read-only, or the engine forbids it (Docker's message).",
     404: "No such object (Docker's message).",
     409: "The engine refused in the object's current state (Docker's message).",
     410: "The version is older than the oldest change still kept.",
+    413: "The request's body is over 64 KiB.",
     422: "The request's parameters or body are invalid.",
     502: "The engine failed with an internal error (Docker's message).",
     503: "The Docker engine cannot be reached.",
@@ -109,6 +116,44 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def _too_large() -> ProblemError:
+    return ProblemError(413, f"the request's body is over {MAX_BODY // 1024} KiB")
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``MAX_BODY`` bytes is answered 413 problem+json
+    without being read (declared by Content-Length) or read further (chunked).
+
+    FastAPI reads a request's whole body before the token is checked: without a bound, anyone
+    could make the server buffer gigabytes. (FastAPI's own ``max_body_size`` answers a declared
+    length in plain text, not problem+json.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            error = _too_large()
+            await problem(error.status_code, error.title, str(error.detail))(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY:
+                raise _too_large()  # FastAPI lets it through to the problem handler
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def _unauthorized() -> ProblemError:
@@ -192,7 +237,11 @@ def install_rest(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        # ProblemError, and Starlette's own (unknown route 404, wrong method 405).
+        # ProblemError, and Starlette's and FastAPI's own (unknown route 404, wrong method
+        # 405, a body that is not even UTF-8 400).
+        if exc.status_code == 400 and not isinstance(exc, ProblemError):
+            # FastAPI parses the body before the dependencies run, as for 422 below.
+            exc = _refusal_before_validation(request) or exc
         title = getattr(exc, "title", None) or _phrase(exc.status_code)
         extra: dict[str, Any] = getattr(exc, "extra", None) or {}
         return problem(exc.status_code, title, str(exc.detail), exc.headers, **extra)
