@@ -41,7 +41,7 @@ async def test_no_secret_in_output_metrics_state_or_messages(
 
     async def follow() -> None:
         """A snapshot and a full state that hold the container."""
-        async with peer(server) as p:
+        async with peer(server, max_size=None) as p:
             await p.send({"type": "subscribe", "id": "all"})
             await p.send({"type": "subscribe", "id": "full", "mode": "full"})
             for kind in ("snapshot", "engine_state_update"):
@@ -50,7 +50,7 @@ async def test_no_secret_in_output_metrics_state_or_messages(
                 seen.append(json.dumps(message))
 
     name = unique("secret-")
-    async with peer(server) as watcher:
+    async with peer(server, max_size=None) as watcher:
         await watcher.send({"type": "subscribe", "id": "s", "filter": {"names": [name]}})
         seen.append(json.dumps(await watcher.recv()))  # the snapshot, before the container
         cid = await docker(
