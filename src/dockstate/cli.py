@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--certfile",
         metavar="FILE",
-        help="serve HTTPS and WSS with this PEM certificate (chain); needed off loopback",
+        help="serve HTTPS and WSS with this PEM certificate (chain); advised off loopback",
     )
     serve.add_argument(
         "--keyfile", metavar="FILE", help="the certificate's PEM private key (if not in --certfile)"

@@ -66,8 +66,8 @@ class CloseCode:
     SLOW_CONSUMER = 4499
     GOING_AWAY = 1001
     TOO_BIG = 1009
-    TRY_AGAIN_LATER = 1013  # extension: --max-connections are open
     INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013  # extension: --max-connections are open
 
 
 class _Message(BaseModel):

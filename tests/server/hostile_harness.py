@@ -46,10 +46,14 @@ def server_is_healthy(server: ServerProcess, timeout: float = 30.0) -> bool:
     return server.process.poll() is None and eventually(healthy, timeout)
 
 
-def problems_in(output: Path) -> list[str]:
-    """Lines of the server's output that tell of a failure of its own (not of a client)."""
-    markers = ("Traceback", "a WebSocket connection failed", "Exception in ASGI", "ERROR")
-    text = output.read_text(errors="replace") if output.exists() else ""
+def problems_in(output: Path, start: int = 0) -> list[str]:
+    """Lines of the server's output (from byte ``start`` on) that tell of a failure of its
+    own, not of a client."""
+    markers = ("Traceback", "a WebSocket connection failed", "Exception in ASGI", "ERROR",
+               "exception was never retrieved")  # fmt: skip
+    with output.open("rb") as log:
+        log.seek(start)
+        text = log.read().decode(errors="replace")
     return [line for line in text.splitlines() if any(m in line for m in markers)]
 
 

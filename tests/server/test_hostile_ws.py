@@ -97,7 +97,8 @@ deep_nesting = st.builds(
         ]
     ),
 ).filter(lambda text: len(text.encode()) <= MAX_FRAME)
-not_json = any_text.filter(lambda text: not _is_json(text))
+# No lone surrogates here: a text frame cannot carry them (they come as JSON escapes above).
+not_json = st.text(max_size=40).filter(lambda text: not _is_json(text))
 binary = st.one_of(
     st.binary(max_size=200),
     st.binary(min_size=1, max_size=50).map(lambda b: b"\xff" + b),  # never UTF-8
@@ -267,6 +268,7 @@ def test_hostile_messages_after_hello(
     hostile: tuple[ServerProcess, Path], bystander: Bystander, label: str
 ) -> None:
     server, output = hostile
+    start = output.stat().st_size
 
     @settings(
         max_examples=EXAMPLES,
@@ -280,7 +282,7 @@ def test_hostile_messages_after_hello(
     exchange()
     assert bystander.sees_a_change()
     assert server_is_healthy(server)
-    assert problems_in(output) == []
+    assert problems_in(output, start) == []
 
 
 @pytest.mark.parametrize("label", list(CLASSES))
@@ -288,6 +290,7 @@ def test_hostile_first_messages_close_4401(
     hostile: tuple[ServerProcess, Path], bystander: Bystander, label: str
 ) -> None:
     server, output = hostile
+    start = output.stat().st_size
 
     @settings(
         max_examples=EXAMPLES // 4,
@@ -301,4 +304,4 @@ def test_hostile_first_messages_close_4401(
     first()
     assert bystander.sees_a_change()
     assert server_is_healthy(server)
-    assert problems_in(output) == []
+    assert problems_in(output, start) == []

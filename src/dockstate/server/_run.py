@@ -23,13 +23,13 @@ from ._app import create_app
 from ._config import ServerConfig
 from ._context import ServerContext
 
-__all__ = ["MAX_FRAME", "QuietClientFaults", "RedactTokens", "serve"]
+__all__ = ["MAX_FRAME", "serve"]
 
 MAX_FRAME = 64 * 1024  # protocol.md §2: larger client frames are closed with 1009
 _SPARE_FILES = 256  # file descriptors beyond the WebSocket connections: engine, HTTP, logs
 
 
-class RedactTokens(logging.Filter):
+class _RedactTokens(logging.Filter):
     """Hides the value of every ``token=`` query parameter in a log record.
 
     uvicorn logs each request's path with its query string, and the sign-in URL that
@@ -51,7 +51,7 @@ class RedactTokens(logging.Filter):
         return True
 
 
-class QuietClientFaults(logging.Filter):
+class _QuietClientFaults(logging.Filter):
     """uvicorn logs a text frame that is not UTF-8 as an ERROR with a traceback, though the
     fault is the client's (closed with 1007): any client could fill the log with tracebacks.
     Such a record becomes one INFO line, shown only when verbose."""
@@ -69,8 +69,8 @@ def _log_config() -> dict[str, Any]:
     """uvicorn's logging configuration, with our filters on each of its handlers."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["filters"] = {
-        "redact_tokens": {"()": RedactTokens},
-        "quiet_client_faults": {"()": QuietClientFaults},
+        "redact_tokens": {"()": _RedactTokens},
+        "quiet_client_faults": {"()": _QuietClientFaults},
     }
     for handler in config["handlers"].values():
         handler["filters"] = ["redact_tokens", "quiet_client_faults"]

@@ -32,7 +32,7 @@ log = logging.getLogger("dockstate.server")
 
 FULL_INTERVAL = 0.1  # mode `full`: at most one state per subscription per 100 ms
 _MAX_STRIKES = 200  # rate-limited messages tolerated before closing 4429
-#: How deep lists and objects may nest in a client message (the protocol's need 4 levels).
+#: How deep lists and objects may nest in a client message (the protocol's messages need 4).
 MAX_DEPTH = 32
 
 
@@ -44,7 +44,7 @@ class _Close(Exception):
 
 def _dumps(value: Any) -> str:
     # ASCII escapes, because the strings here may be a client's own (subscription ids, echoed
-    # ids and types), and JSON lets a client send a lone surrogate ("\\ud800"): valid as an
+    # ids and types), and JSON lets a client send a lone surrogate ("\ud800"): valid as an
     # escape, but not encodable as the UTF-8 of a text frame.
     return json.dumps(value, separators=(",", ":"))
 
@@ -175,9 +175,13 @@ class Connection:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        for task in (receiver, sender):
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]  # _Close or a disconnect
+        # Retrieve both outcomes before raising one: a task whose exception is never retrieved
+        # (the sender's disconnect, when the receiver closes 4409 as it sends) is logged with
+        # a traceback by asyncio.
+        errors = [task.exception() for task in (receiver, sender) if not task.cancelled()]
+        for error in errors:
+            if error is not None:
+                raise error  # _Close or a disconnect
 
     async def _handshake(self) -> None:
         config = self.ctx.config
