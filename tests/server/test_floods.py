@@ -100,6 +100,7 @@ async def test_a_connection_flood_is_capped_timed_out_and_forgotten(
     flooded: tuple[ServerProcess, Path], bystander: Bystander
 ) -> None:
     server, output = flooded
+    start = output.stat().st_size
     pid = server.process.pid
     refused_before = await asyncio.to_thread(metric, server, "dockstate_websockets_refused_total")
     baseline = rss_mb(pid)
@@ -128,13 +129,14 @@ async def test_a_connection_flood_is_capped_timed_out_and_forgotten(
     assert second - first < LEAK_MARGIN_MB
     assert bystander.sees_a_change()
     assert server_is_healthy(server)
-    assert problems_in(output) == []
+    assert problems_in(output, start) == []
 
 
 async def test_a_message_flood_is_rate_limited_then_closed_while_others_are_served(
     flooded: tuple[ServerProcess, Path], bystander: Bystander
 ) -> None:
     server, output = flooded
+    start = output.stat().st_size
     before = rss_mb(server.process.pid)
 
     async def loud() -> Counter[str]:
@@ -179,4 +181,4 @@ async def test_a_message_flood_is_rate_limited_then_closed_while_others_are_serv
     print(f"  RSS before {before:.0f} MB, after {after:.0f} MB")
     assert after - before < LEAK_MARGIN_MB
     assert server_is_healthy(server)
-    assert problems_in(output) == []
+    assert problems_in(output, start) == []
