@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import ipaddress
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ from .engine import DockerClient, Watcher, resolve_docker_host
 from .errors import DockstateError
 from .state import MAP_OF_KIND, Change, ChangeBatch, EngineState
 
-__all__ = ["describe_batch", "describe_message", "main"]
+__all__ = ["describe_batch", "describe_message", "is_loopback", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
         "--token", help="the clients' secret (default: $DOCKSTATE_TOKEN, else a random one)"
     )
     serve.add_argument("--read-only", action="store_true", help="refuse every action")
+    serve.add_argument(
+        "--certfile",
+        metavar="FILE",
+        help="serve HTTPS and WSS with this PEM certificate (chain); advised off loopback",
+    )
+    serve.add_argument(
+        "--keyfile", metavar="FILE", help="the certificate's PEM private key (if not in --certfile)"
+    )
     serve.add_argument(
         "--allow-origin",
         action="append",
@@ -87,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=2_000,
         help="changes kept in memory for resuming clients (older ones come from --db)",
+    )
+    tuning.add_argument(
+        "--max-connections",
+        type=int,
+        default=1000,
+        help="WebSocket connections at once; one more is closed 1013 (default: 1000)",
     )
     watch = engine_command(
         "watch",
@@ -151,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_follow(args, sys.stdout))
         else:
             asyncio.run(_watch(args.docker_host, args.json, args.reconcile_interval, sys.stdout))
+    except _UsageError as err:
+        print(f"dockstate: {err}", file=sys.stderr)
+        return 2
     except DockstateError as err:
         print(f"dockstate: {err}", file=sys.stderr)
         return 1
@@ -163,17 +181,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> None:
+class _UsageError(DockstateError):
+    """The command line asks for something dockstate refuses to do (exit status 2)."""
 
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only: ``localhost``, 127.0.0.0/8, ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def _serve(args: argparse.Namespace) -> None:
     from .server import ServerConfig, serve
 
     token = args.token or os.environ.get("DOCKSTATE_TOKEN")
-    loopback = args.host in ("127.0.0.1", "localhost", "::1")
-    if not loopback and not token:
-        raise DockstateError(
-            f"refusing to listen on {args.host} with a random token: set --token or "
-            "DOCKSTATE_TOKEN (and put TLS in front of it)"
-        )
+    if args.keyfile and not args.certfile:
+        raise _UsageError("--keyfile needs --certfile")
+    if not is_loopback(args.host):
+        if not token:
+            raise _UsageError(
+                f"refusing to listen on {args.host} with a random token: set --token or "
+                "DOCKSTATE_TOKEN (and serve TLS with --certfile and --keyfile)"
+            )
+        if not args.certfile:
+            print(
+                f"dockstate: warning: serving plain HTTP on {args.host}: the token and the "
+                "state cross the network unencrypted; serve TLS with --certfile and --keyfile",
+                file=sys.stderr,
+                flush=True,
+            )
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -192,16 +232,23 @@ def _serve(args: argparse.Namespace) -> None:
         retain_changes=args.retain_changes,
         retain_events=args.retain_events,
         retain_days=args.retain_days,
+        max_connections=args.max_connections,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
     )
     if token:
         config = dataclasses.replace(config, token=token)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    scheme = "https" if args.certfile else "http"
+    # A token of the user's own is theirs to paste: printed, it would land in every log that
+    # keeps this output. A random one is printed, since nobody could know it otherwise.
+    shown_token = "<your token>" if token else config.token
 
     def announce() -> None:
         print(
             f"dockstate {__version__} serving the engine at "
             f"{resolve_docker_host(args.docker_host)}\n"
-            f"  open http://{shown_host}:{args.port}/?token={config.token}"
+            f"  open {scheme}://{shown_host}:{args.port}/?token={shown_token}"
             + ("\n  read-only: actions are refused" if args.read_only else ""),
             flush=True,
         )

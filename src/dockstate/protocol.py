@@ -67,6 +67,7 @@ class CloseCode:
     GOING_AWAY = 1001
     TOO_BIG = 1009
     INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013  # extension: --max-connections are open
 
 
 class _Message(BaseModel):

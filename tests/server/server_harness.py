@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -76,11 +76,16 @@ class ServerProcess:
 
 
 def start_server(
-    *extra: str, port: int | None = None, token: str | None = None, db: str | None = None
+    *extra: str,
+    port: int | None = None,
+    token: str | None = None,
+    db: str | None = None,
+    output: IO[bytes] | None = None,
 ) -> ServerProcess:
     """Start `dockstate serve` (test-friendly timings unless overridden); wait until it has
     loaded the engine. Each server has its own history database in a fresh temporary
     directory, unless ``db`` names one (e.g. the previous server's) or ``extra`` has --no-db.
+    ``output``: where its stdout and stderr go (default: stdout nowhere, stderr to the test's).
     """
     port = port or free_port()
     token = token or secrets.token_hex(12)  # never starts with "-" (argparse)
@@ -91,7 +96,10 @@ def start_server(
         "--heartbeat-ms", "500", "--hello-timeout", "1", *(["--db", db] if db else []), *extra,
     ]  # fmt: skip
     process = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        args,
+        stdout=output or subprocess.DEVNULL,
+        stderr=output,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     server = ServerProcess(f"http://127.0.0.1:{port}", token, process, db)
     deadline = time.monotonic() + 30

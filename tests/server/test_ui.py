@@ -113,11 +113,20 @@ async def test_a_missing_build_says_how_to_build_it(tmp_path: Path) -> None:
 
 async def test_assets_are_served_immutable(dist: Path) -> None:
     client = make_client(dist)
-    response = await client.get("/assets/app.js")
+    response = await client.get("/assets/app.js", headers=SESSION)
     assert response.status_code == 200
     assert response.text == "console.log('dockstate')"
     assert "immutable" in response.headers["cache-control"]
+    assert "private" in response.headers["cache-control"]  # not for shared caches
     assert "javascript" in response.headers["content-type"]
+
+
+@pytest.mark.parametrize("cookie", [None, "wrong"])
+async def test_assets_need_a_session(dist: Path, cookie: str | None) -> None:
+    headers = {"cookie": f"dockstate_session={cookie}"} if cookie else None
+    response = await make_client(dist).get("/assets/app.js", headers=headers)
+    assert response.status_code == 401
+    assert "dockstate" not in response.text
 
 
 @pytest.mark.parametrize(
@@ -125,6 +134,6 @@ async def test_assets_are_served_immutable(dist: Path) -> None:
     ["/assets/missing.js", "/assets/%2e%2e/secret.txt", "/assets/..%2fsecret.txt", "/assets/"],
 )
 async def test_nothing_outside_the_assets_is_served(dist: Path, path: str) -> None:
-    response = await make_client(dist).get(path)
+    response = await make_client(dist).get(path, headers=SESSION)
     assert response.status_code == 404
     assert "not an asset" not in response.text

@@ -154,7 +154,7 @@ def install_actions(app: FastAPI) -> None:
     router = APIRouter(
         prefix="/api/v1",
         tags=["actions"],
-        responses=problem_responses(401, 403, 404, 409, 422, 503),
+        responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
     )
     route: dict[str, Any] = {
         "status_code": 202,

@@ -18,8 +18,8 @@ from ._config import ServerConfig
 from ._context import ServerContext
 from ._history import install_history
 from ._metrics import Metrics, install_metrics
-from ._rest import install_rest
-from ._schema import install_schema
+from ._rest import BodyLimit, install_rest
+from ._schema import install_openapi, install_schema
 from ._ui import install_ui
 from ._ws import websocket_endpoint
 
@@ -74,11 +74,17 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         version=__version__,
         summary="The live state of a Docker engine.",
         lifespan=lifespan,
+        # Served by install_openapi instead, behind the token.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_middleware(BodyLimit)
     install_rest(app)
     install_actions(app)
     install_history(app)
     install_schema(app)
+    install_openapi(app)
     install_metrics(app, metrics)
     app.add_api_websocket_route("/api/v1/ws", websocket_endpoint)
     install_ui(app)

@@ -32,6 +32,10 @@ class ServerConfig:
         db: the SQLite file of the durable history (changes and raw events); ``None`` keeps
             history in memory only, and a restart begins a new epoch.
         retain_changes, retain_events, retain_days: how much of the durable history to keep.
+        max_connections: WebSocket connections open at once (said hello or not); the upgrade
+            of one more is closed at once with 1013 (try again later).
+        certfile, keyfile: serve HTTPS and WSS with this PEM certificate (chain) and its key
+            (``keyfile`` may be None when ``certfile`` holds the key too); None: plain HTTP.
     """
 
     host: str = "127.0.0.1"
@@ -52,3 +56,6 @@ class ServerConfig:
     retain_changes: int = 100_000
     retain_events: int = 100_000
     retain_days: float = 7.0
+    max_connections: int = 1000
+    certfile: str | None = None
+    keyfile: str | None = None

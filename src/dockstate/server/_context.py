@@ -32,6 +32,8 @@ class ServerContext:
     observers: list[Any] = field(default_factory=list)
     #: The open WebSocket connections (server._ws.Connection), to close them on shutdown.
     connections: set[Any] = field(default_factory=set)
+    #: WebSocket upgrades refused because ``config.max_connections`` were open.
+    refused_connections: int = 0
 
     def observe_latency(self, seconds: float) -> None:
         for observe in self.observers:

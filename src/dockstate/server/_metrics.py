@@ -63,6 +63,16 @@ class Metrics:
             value=ctx.hub.connections,
         )
         yield GaugeMetricFamily(
+            "dockstate_websockets_open",
+            "WebSocket connections open, past their hello or not (at most --max-connections).",
+            value=len(ctx.connections),
+        )
+        yield CounterMetricFamily(
+            "dockstate_websockets_refused",
+            "WebSocket upgrades refused because --max-connections were open.",
+            value=ctx.refused_connections,
+        )
+        yield GaugeMetricFamily(
             "dockstate_engine_connected",
             "1 while the server's link to the Docker engine is up, else 0.",
             value=1 if ctx.state.engine_info.status == "connected" else 0,

@@ -1,13 +1,20 @@
-"""Running the app under uvicorn, with a shutdown that says goodbye (1001) to every client."""
+"""Running the app under uvicorn: TLS when configured, logs that never show a token, and a
+shutdown that says goodbye (1001) to every client."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import logging
+import re
+import resource
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+import uvicorn.config
 from fastapi import FastAPI
 
 from ..engine import resolve_docker_host
@@ -21,6 +28,78 @@ from ._context import ServerContext
 __all__ = ["MAX_FRAME", "serve"]
 
 MAX_FRAME = 64 * 1024  # protocol.md §2: larger client frames are closed with 1009
+_SPARE_FILES = 256  # file descriptors beyond the WebSocket connections: engine, HTTP, logs
+
+
+class _RedactTokens(logging.Filter):
+    """Hides the value of every ``token=`` query parameter in a log record.
+
+    uvicorn logs each request's path with its query string, and the sign-in URL that
+    ``dockstate serve`` prints carries the token there (``/?token=…``): logged as is, the
+    access log would hand the token to whoever reads the logs.
+    """
+
+    _QUERY = re.compile(r"(?i)(token=)[^&\s\"']+")
+
+    def redact(self, text: str) -> str:
+        """``text`` with every ``token=`` value replaced by ``[redacted]``."""
+        return self._QUERY.sub(r"\1[redacted]", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = self.redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+class _QuietClientFaults(logging.Filter):
+    """uvicorn logs a text frame that is not UTF-8 as an ERROR with a traceback, though the
+    fault is the client's (closed with 1007): any client could fill the log with tracebacks.
+    Such a record becomes one INFO line, shown only when verbose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Invalid UTF-8 sequence received from client"):
+            return True
+        record.msg, record.args = "a client sent a text frame that is not UTF-8: closed 1007", ()
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration, with our filters on each of its handlers."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {
+        "redact_tokens": {"()": _RedactTokens},
+        "quiet_client_faults": {"()": _QuietClientFaults},
+    }
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact_tokens", "quiet_client_faults"]
+    return config
+
+
+def _check_tls(config: ServerConfig) -> None:
+    """Load the certificate and key once, so that a bad file fails in one clear line."""
+    if config.certfile is None:
+        return
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(config.certfile, config.keyfile)
+    except (OSError, ssl.SSLError) as err:
+        files = " and ".join(f for f in (config.certfile, config.keyfile) if f)
+        raise DockstateError(f"cannot serve TLS with {files}: {err}") from None
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise this process's soft limit of open files to ``wanted`` (at most the hard limit):
+    past it, accepting connections fails with EMFILE for everyone, not only the extra ones."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 class _Server(uvicorn.Server):
@@ -52,9 +131,12 @@ def serve(
     """Serve ``config`` until interrupted; call ``on_listening`` once the address is ours.
 
     Raises:
-        DockstateError: the address cannot be listened on (in use, not ours...), or the
-            history database cannot be used (``StoreError``).
+        DockstateError: the address cannot be listened on (in use, not ours...), the TLS
+            certificate or key cannot be used, or the history database cannot be used
+            (``StoreError``).
     """
+    _check_tls(config)
+    _allow_open_files(config.max_connections + _SPARE_FILES)
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -81,7 +163,10 @@ def serve(
             ws_max_size=MAX_FRAME,
             ws_per_message_deflate=True,
             log_level="info" if verbose else "warning",
+            log_config=_log_config(),
             timeout_graceful_shutdown=3,
+            ssl_certfile=config.certfile,
+            ssl_keyfile=config.keyfile,
             **uvicorn_options,
         ),
     )

@@ -1,5 +1,7 @@
 """``GET /api/v1/schema``: the JSON Schema of every wire message and entity, generated from the
-pydantic models that are the one schema source (dockstate.protocol, dockstate.state)."""
+pydantic models that are the one schema source (dockstate.protocol, dockstate.state); and the
+OpenAPI description of the REST routes (``/openapi.json``, browsable at ``/docs`` and
+``/redoc``). All of them need the token, like everything but ``/healthz``."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import functools
 from typing import Any, get_args
 
 from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from .. import protocol
@@ -15,7 +19,7 @@ from ._actions import Accepted, CreateRequest, RenameRequest
 from ._history import Timeline
 from ._rest import Problem, authenticated, problem_responses
 
-__all__ = ["install_schema", "schemas"]
+__all__ = ["install_openapi", "install_schema", "schemas"]
 
 _CLIENT_MESSAGES: tuple[type[BaseModel], ...] = (
     protocol.Hello,
@@ -91,3 +95,28 @@ def install_schema(app: FastAPI) -> None:
         entity, and the other types (EngineState, Change, Filter...), from the pydantic
         models."""
         return schemas()
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve ``app``'s OpenAPI document and its two viewers, authenticated.
+
+    ``app`` must be created with ``openapi_url``, ``docs_url`` and ``redoc_url`` set to None:
+    FastAPI's own routes for them take no dependencies.
+    """
+    title = f"{app.title} {app.version}"
+    authenticated_page: dict[str, Any] = {
+        "include_in_schema": False,
+        "dependencies": [Depends(authenticated)],
+    }
+
+    @app.get("/openapi.json", **authenticated_page)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", **authenticated_page)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=title)
+
+    @app.get("/redoc", **authenticated_page)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=title)

@@ -4,7 +4,8 @@ Signing in: ``dockstate serve`` prints ``http://HOST:PORT/?token=T``. Opening it
 session cookie (HttpOnly, SameSite=Strict, value: the token) and redirects to ``/``, so the
 token leaves the address bar (and the history, and any Referer). From then on the cookie
 authenticates the page's REST calls and its WebSocket. ``/`` without a valid cookie answers a
-small page that says to open the URL that ``serve`` printed.
+small page that says to open the URL that ``serve`` printed; it is the one page served without
+the token, and it holds nothing but that advice.
 
 The app is built by ``npm run build`` in ``web/`` into ``dockstate/web_dist``; when it is
 missing, ``/`` says how to build it. Every page is served with a Content-Security-Policy that
@@ -20,12 +21,12 @@ import os
 import re
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from ._auth import SESSION_COOKIE, token_from_headers, token_matches
 from ._context import context_of
-from ._rest import problem
+from ._rest import authenticated, problem
 
 __all__ = ["DIST_ENV", "default_dist", "install_ui"]
 
@@ -146,9 +147,15 @@ def install_ui(app: FastAPI, dist: Path | None = None) -> None:
         headers = {**_COMMON_HEADERS, "Content-Security-Policy": _app_policy(request)}
         return HTMLResponse(text, headers=headers)
 
-    @app.get("/assets/{path:path}", include_in_schema=False, response_model=None)
+    @app.get(
+        "/assets/{path:path}",
+        include_in_schema=False,
+        response_model=None,
+        dependencies=[Depends(authenticated)],
+    )
     async def asset(path: str) -> Response:
-        # The app's code and styles: nothing secret, so no sign-in (the page itself needs one).
+        # Signed in only, like everything but /healthz: only the sign-in page is public, and
+        # it is self-contained.
         assets = (root / "assets").resolve()
         target = (assets / path).resolve()
         if not target.is_relative_to(assets) or not target.is_file():
@@ -157,7 +164,8 @@ def install_ui(app: FastAPI, dist: Path | None = None) -> None:
             target,
             headers={
                 # Vite puts a content hash in every name: a file never changes under its name.
-                "Cache-Control": "public, max-age=31536000, immutable",
+                # private: a shared cache must not keep what only a signed-in browser may see.
+                "Cache-Control": "private, max-age=31536000, immutable",
                 "X-Content-Type-Options": "nosniff",
             },
         )

@@ -32,6 +32,8 @@ log = logging.getLogger("dockstate.server")
 
 FULL_INTERVAL = 0.1  # mode `full`: at most one state per subscription per 100 ms
 _MAX_STRIKES = 200  # rate-limited messages tolerated before closing 4429
+#: How deep lists and objects may nest in a client message (the protocol's messages need 4).
+MAX_DEPTH = 32
 
 
 class _Close(Exception):
@@ -41,7 +43,44 @@ class _Close(Exception):
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # ASCII escapes, because the strings here may be a client's own (subscription ids, echoed
+    # ids and types), and JSON lets a client send a lone surrogate ("\ud800"): valid as an
+    # escape, but not encodable as the UTF-8 of a text frame.
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _parse(text: str) -> Any:
+    """The JSON value of a client message.
+
+    Raises:
+        ValueError: not JSON, or nested deeper than ``MAX_DEPTH`` levels.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:  # deeper than the interpreter's stack, long before MAX_DEPTH
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    # A fixed limit, so that whether a message is refused never depends on how deep the
+    # stack was when it was parsed, and no deep value reaches validation or an error's repr.
+    if _deeper_than(value, MAX_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects in ``value`` nest deeper than ``limit`` (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -54,9 +93,23 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     ):
         await websocket.close(CloseCode.FORBIDDEN_ORIGIN)  # before accept: HTTP 403
         return
-    offered = websocket.scope.get("subprotocols") or []
-    await websocket.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
-    await Connection(websocket, ctx).run()
+    if len(ctx.connections) >= ctx.config.max_connections:
+        ctx.refused_connections += 1
+        # Closed with 1013 "try again later" (which a browser's page can read) rather than
+        # an HTTP 503 before the upgrade (which it sees only as 1006); uvicorn also logs an
+        # error for every upgrade refused with a response of the app's own.
+        await websocket.accept()
+        await websocket.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
+        return
+    connection = Connection(websocket, ctx)
+    # Counted from here, not from the accept: upgrades in flight count against the cap too.
+    ctx.connections.add(connection)
+    try:
+        offered = websocket.scope.get("subprotocols") or []
+        await websocket.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+        await connection.run()
+    finally:
+        ctx.connections.discard(connection)
 
 
 class Connection:
@@ -86,7 +139,7 @@ class Connection:
         self._wake.set()
 
     async def run(self) -> None:
-        self.ctx.connections.add(self)
+        """Serve the client until it goes or is closed; never raises."""
         try:
             await self._handshake()
             self.ctx.hub.register(self, self._subs, self._wake.set)
@@ -101,8 +154,6 @@ class Connection:
         except Exception:
             log.exception("a WebSocket connection failed")
             await self._close(CloseCode.INTERNAL_ERROR, "internal error")
-        finally:
-            self.ctx.connections.discard(self)
 
     async def _close(self, code: int, reason: str) -> None:
         if self.ws.client_state == WebSocketState.CONNECTED:
@@ -124,9 +175,13 @@ class Connection:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        for task in (receiver, sender):
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]  # _Close or a disconnect
+        # Retrieve both outcomes before raising one: a task whose exception is never retrieved
+        # (the sender's disconnect, when the receiver closes 4409 as it sends) is logged with
+        # a traceback by asyncio.
+        errors = [task.exception() for task in (receiver, sender) if not task.cancelled()]
+        for error in errors:
+            if error is not None:
+                raise error  # _Close or a disconnect
 
     async def _handshake(self) -> None:
         config = self.ctx.config
@@ -136,7 +191,7 @@ class Connection:
         except TimeoutError:
             raise _Close(CloseCode.HELLO_TIMEOUT, "no hello in time") from None
         try:
-            hello = Hello.model_validate(json.loads(text))
+            hello = Hello.model_validate(_parse(text))
         except (ValueError, ValidationError):
             raise _Close(CloseCode.UNAUTHORIZED, "the first message must be hello") from None
         if not (
@@ -192,9 +247,9 @@ class Connection:
 
     def _handle(self, text: str) -> None:
         try:
-            raw = json.loads(text)
-        except ValueError:
-            self._error(None, "INVALID_MESSAGE", "not JSON")
+            raw = _parse(text)
+        except ValueError as err:
+            self._error(None, "INVALID_MESSAGE", f"not JSON ({err})")
             return
         if not isinstance(raw, dict):
             self._error(None, "INVALID_MESSAGE", "a message must be a JSON object")
@@ -216,7 +271,9 @@ class Connection:
         elif kind in ("unsubscribe", "resync"):
             sub = self.subscriptions.get(raw["id"])
             if sub is None:
-                self._error(raw["id"], "UNKNOWN_SUBSCRIPTION", f"no subscription {raw['id']!r}")
+                self._error(
+                    raw["id"], "UNKNOWN_SUBSCRIPTION", f"no subscription {_clip(raw['id'])}"
+                )
             elif kind == "unsubscribe":
                 del self.subscriptions[sub.id]
                 self._subs.remove(sub)
@@ -358,7 +415,14 @@ class Connection:
 
 def _describe(err: ValidationError, raw: dict[str, Any]) -> str:
     if raw.get("type") not in ("hello", "subscribe", "unsubscribe", "resync", "ack", "ping"):
-        return f"unknown message type {raw.get('type')!r}"
+        return f"unknown message type {_clip(raw.get('type'))}"
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"][1:]) or "message"
     return f"{where}: {first['msg']}"
+
+
+def _clip(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error echoes what the client sent, not
+    a copy of a 64 KiB message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
