@@ -179,6 +179,9 @@ class DockerProxy:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.stats.connections += 1
         link: _Link | None = None
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             method, target, headers = _parse_request(head)
@@ -207,7 +210,12 @@ class DockerProxy:
                 await _pipe(up_reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            # The proxy is closing. This task is the top of a connection handler: ending it
+            # quietly spares asyncio's streams logging the cancellation as an error.
+            pass
         finally:
+            self._tasks.discard(task)
             if link is not None:
                 self._links.discard(link)
                 link.close()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from harness import LABEL, comparable, differences, engine_truth
+from harness import LABEL, TEST_IMAGE, comparable, differences, engine_truth
 
 from dockstate.client import Backoff, Client, Follower, Step, Watch
 from dockstate.state import MAP_OF_KIND
@@ -36,10 +36,17 @@ __all__ = [
     "Follow",
     "RecordingFollower",
     "assert_converged",
+    "churn",
     "docker_at",
+    "engine_link",
     "metrics",
+    "outages",
+    "remove_prefixed",
+    "report",
+    "run_at",
     "session_scope",
     "status_history",
+    "wait_until",
     "whole_engine",
 ]
 
@@ -165,9 +172,13 @@ class RecordingFollower(Follower):
                 self.noops.append(f"{where}: the client already held it")
             elif op == "removed" and old is None:
                 self.noops.append(f"{where}: the client did not hold it")
-            elif op == "updated" and old is not None and new is not None:
-                if _without_rev(old) == _without_rev(new):
-                    self.noops.append(f"{where}: nothing but rev changed")
+            elif (
+                op == "updated"
+                and old is not None
+                and new is not None
+                and _without_rev(old) == _without_rev(new)
+            ):
+                self.noops.append(f"{where}: nothing but rev changed")
 
 
 def _held(state: Mapping[str, Any], kind: str, key: str) -> Any:
@@ -364,9 +375,14 @@ async def status_history(client: Client, since: int) -> list[tuple[str, str | No
             for op in change["patch"]:
                 if op["op"] in ("add", "replace") and op["path"] in ("/status", "/last_error"):
                     info[op["path"][1:]] = op["value"]
-        if "status" in info and (not history or history[-1] != (info["status"], info.get("last_error"))):
+        if "status" in info and (
+            not history or history[-1] != (info["status"], info.get("last_error"))
+        ):
             history.append((info["status"], info.get("last_error")))
     return history
+
+
+# -- operations on the engine -----------------------------------------------------------------
 
 
 async def docker_at(host: str | None, *args: str, check: bool = True) -> str:
@@ -384,3 +400,96 @@ async def docker_at(host: str | None, *args: str, check: bool = True) -> str:
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {err.decode().strip()}")
     return out.decode().strip()
+
+
+async def run_at(host: str | None, name: str, *args: str) -> str:
+    """``docker run -d`` a labelled test container (``sleep 300``) at ``host``; its id."""
+    return await docker_at(
+        host, "run", "-d", "--name", name, "--label", f"{LABEL}=1", *args, TEST_IMAGE,
+        "sleep", "300",
+    )  # fmt: skip
+
+
+async def churn(
+    prefix: str,
+    *,
+    rounds: int | None = None,
+    stop: asyncio.Event | None = None,
+    host: str | None = None,
+) -> int:
+    """Operations of every kind on labelled objects named ``prefix``…, for ``rounds`` rounds
+    or until ``stop`` is set; return how many operations were done. Round ``i`` leaves
+    container ``{prefix}c{i}r`` exited and volume ``{prefix}v{i}`` for even ``i``, nothing for
+    odd ``i``."""
+    done, i = 0, 0
+    while (rounds is None or i < rounds) and not (stop is not None and stop.is_set()):
+        name = f"{prefix}c{i}"
+        cid = await run_at(host, name)
+        await docker_at(host, "volume", "create", "--label", f"{LABEL}=1", f"{prefix}v{i}")
+        await docker_at(host, "rename", cid, f"{name}r")
+        await docker_at(host, "pause", cid)
+        await docker_at(host, "unpause", cid)
+        await docker_at(host, "stop", "-t", "0", cid)
+        done += 6
+        if i % 2:
+            await docker_at(host, "rm", cid)
+            await docker_at(host, "volume", "rm", f"{prefix}v{i}")
+            done += 2
+        i += 1
+    return done
+
+
+async def remove_prefixed(prefix: str, host: str | None = None) -> None:
+    """Remove the labelled containers, volumes and networks named ``prefix``…"""
+    flt = ("--filter", f"label={LABEL}", "--filter", f"name={prefix}")
+    containers = (await docker_at(host, "ps", "-aq", *flt)).split()
+    if containers:
+        await docker_at(host, "rm", "-f", *containers, check=False)
+    volumes = (await docker_at(host, "volume", "ls", "-q", *flt)).split()
+    if volumes:
+        await docker_at(host, "volume", "rm", "-f", *volumes, check=False)
+    for network in (await docker_at(host, "network", "ls", "-q", *flt)).split():
+        await docker_at(host, "network", "rm", network, check=False)
+
+
+# -- waiting and reporting --------------------------------------------------------------------
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[object]],
+    what: str,
+    timeout: float = 30.0,  # noqa: ASYNC109 (a deadline for a condition, not a cancel scope)
+) -> None:
+    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+async def engine_link(url: str) -> str:
+    """The engine's status as the server's ``GET /healthz`` reports it."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(url + "/healthz")
+    return str(answer.json()["engine"])
+
+
+def outages(history: list[tuple[str, str | None]]) -> int:
+    """How many times a :func:`status_history` goes disconnected, resyncing, connected."""
+    count, phase = 0, "connected"
+    for status, _ in history:
+        if status == "disconnected":
+            phase = "disconnected"
+        elif status == "resyncing" and phase == "disconnected":
+            phase = "resyncing"
+        elif status == "connected" and phase == "resyncing":
+            count, phase = count + 1, "connected"
+    return count
+
+
+def report(what: str, **counts: object) -> None:
+    """One line for the log of a run (``pytest -s`` shows it): the faults injected, and
+    what was lost."""
+    print(f"FAULTS {what}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))

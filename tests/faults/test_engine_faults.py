@@ -12,20 +12,25 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
-import httpx
 import pytest
 from docker_proxy import DockerProxy, Event
 from fault_harness import (
     LABEL_FILTER,
     Follow,
     assert_converged,
+    churn,
     docker_at,
+    engine_link,
     metrics,
+    outages,
+    remove_prefixed,
+    report,
+    run_at,
     status_history,
+    wait_until,
 )
-from harness import LABEL, run_container, unique
+from harness import LABEL, unique
 from server_harness import ServerProcess, start_server
 
 from dockstate.client import Client
@@ -58,19 +63,6 @@ def prefix() -> str:
 async def _remove_objects(prefix: str) -> AsyncIterator[None]:
     yield
     await remove_prefixed(prefix)
-
-
-async def remove_prefixed(prefix: str, host: str | None = None) -> None:
-    """Remove this session's containers, volumes and networks named ``prefix``…"""
-    flt = ("--filter", f"label={LABEL}", "--filter", f"name={prefix}")
-    containers = (await docker_at(host, "ps", "-aq", *flt)).split()
-    if containers:
-        await docker_at(host, "rm", "-f", *containers, check=False)
-    volumes = (await docker_at(host, "volume", "ls", "-q", *flt)).split()
-    if volumes:
-        await docker_at(host, "volume", "rm", "-f", *volumes, check=False)
-    for network in (await docker_at(host, "network", "ls", "-q", *flt)).split():
-        await docker_at(host, "network", "rm", network, check=False)
 
 
 @contextlib.asynccontextmanager
@@ -121,67 +113,6 @@ def naming(prefix: str) -> Callable[[Event], bool]:
     return matches
 
 
-async def wait_until(
-    check: Callable[[], Any],
-    what: str,
-    timeout: float = 30.0,  # noqa: ASYNC109 (a deadline for a condition, not a cancel scope)
-) -> None:
-    """Poll the async ``check`` until it returns something true."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        await asyncio.sleep(0.05)
-
-
-async def churn(prefix: str, rounds: int | None = None, stop: asyncio.Event | None = None) -> int:
-    """Operations of every kind on this session's objects; return how many were done."""
-    done, i = 0, 0
-    while (rounds is None or i < rounds) and not (stop is not None and stop.is_set()):
-        name = f"{prefix}c{i}"
-        cid = await run_container(name)
-        await docker_at(None, "volume", "create", "--label", f"{LABEL}=1", f"{prefix}v{i}")
-        await docker_at(None, "rename", cid, f"{name}r")
-        await docker_at(None, "pause", cid)
-        await docker_at(None, "unpause", cid)
-        await docker_at(None, "stop", "-t", "0", cid)
-        if i % 2:
-            await docker_at(None, "rm", cid)
-            await docker_at(None, "volume", "rm", f"{prefix}v{i}")
-        done, i = done + 7 + (i % 2) * 2, i + 1
-    return done
-
-
-async def engine_link(server: ServerProcess) -> str:
-    """The engine's status as ``GET /healthz`` reports it."""
-    async with httpx.AsyncClient(timeout=10) as http:
-        answer = await http.get(server.url + "/healthz")
-    return str(answer.json()["engine"])
-
-
-def engine_statuses(history: list[tuple[str, str | None]]) -> list[str]:
-    return [status for status, _ in history]
-
-
-def outages(statuses: list[str]) -> int:
-    """How many times the statuses go disconnected, then resyncing, then connected."""
-    count, phase = 0, "connected"
-    for status in statuses:
-        if status == "disconnected":
-            phase = "disconnected"
-        elif status == "resyncing" and phase == "disconnected":
-            phase = "resyncing"
-        elif status == "connected" and phase == "resyncing":
-            count, phase = count + 1, "connected"
-    return count
-
-
-def report(what: str, **counts: object) -> None:
-    """One line for the log of a run (pytest -s or -rA shows it)."""
-    print(f"FAULTS {what}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-
-
 # -- dropped events ---------------------------------------------------------------------------
 
 
@@ -195,7 +126,7 @@ async def test_dropped_events_are_repaired_by_reconciliation(
         following(client) as follows,
     ):
         before = await metrics(server.url, server.token)
-        cids = [await run_container(f"{prefix}c{i}") for i in range(3)]
+        cids = [await run_at(None, f"{prefix}c{i}") for i in range(3)]
         await docker_at(None, "volume", "create", "--label", f"{LABEL}=1", f"{prefix}v")
         await docker_at(None, "network", "create", "--label", f"{LABEL}=1", f"{prefix}n")
         state = await assert_converged(client, follows)
@@ -248,7 +179,7 @@ async def test_duplicated_events_change_nothing_twice(proxy: DockerProxy, prefix
     ):
         await churn(prefix, rounds=2)
         await docker_at(None, "network", "create", "--label", f"{LABEL}=1", f"{prefix}n")
-        keep = await docker_at(None, "ps", "-q", "--no-trunc", "-f", f"name={prefix}c0r")
+        keep = await docker_at(None, "ps", "-aq", "--no-trunc", "-f", f"name={prefix}c0r")
         await docker_at(None, "start", keep)
         await docker_at(None, "network", "connect", f"{prefix}n", keep)
         await docker_at(None, "network", "disconnect", f"{prefix}n", keep)
@@ -274,11 +205,16 @@ async def test_duplicated_events_change_nothing_twice(proxy: DockerProxy, prefix
             told = {
                 (e["timeNano"], e["Action"])
                 for e in proxy.stats.events
-                if (e["Actor"]["ID"] == cid or e["Actor"].get("Attributes", {}).get("container") == cid)
+                if (
+                    e["Actor"]["ID"] == cid
+                    or e["Actor"].get("Attributes", {}).get("container") == cid
+                )
                 and not str(e["Action"]).startswith("exec_")
             }
             changed = [
-                c for c in follows[0].follower.applied_changes if c["kind"] == "container" and c["id"] == cid
+                c
+                for c in follows[0].follower.applied_changes
+                if c["kind"] == "container" and c["id"] == cid
             ]
             assert 0 < len(changed) <= len(told), (cid, changed, told)
         await assert_converged(client, follows)
@@ -336,7 +272,7 @@ async def test_event_stream_cut_five_times_under_churn(proxy: DockerProxy, prefi
             for done, mode in enumerate(cuts):
 
                 async def streaming() -> bool:
-                    connected = await engine_link(server) == "connected"
+                    connected = await engine_link(server.url) == "connected"
                     return connected and proxy.open_streams == 1
 
                 await wait_until(streaming, "the server streams events again")
@@ -354,9 +290,8 @@ async def test_event_stream_cut_five_times_under_churn(proxy: DockerProxy, prefi
         await assert_converged(client, follows)
         history = await status_history(client, start)
         final = await metrics(server.url, server.token)
-    statuses = engine_statuses(history)
-    assert outages(statuses) == len(cuts), history
-    assert statuses[-1] == "connected"
+    assert outages(history) == len(cuts), history
+    assert history[-1][0] == "connected"
     assert final["dockstate_engine_disconnects_total"] == len(cuts)
     assert "disconnected" in follows[0].follower.statuses
     assert follows[0].follower.statuses[-1] == "connected"
@@ -365,7 +300,7 @@ async def test_event_stream_cut_five_times_under_churn(proxy: DockerProxy, prefi
         "stream cut",
         cuts=dict(proxy.stats.cuts),
         operations=operations,
-        outages_reported=outages(statuses),
+        outages_reported=outages(history),
         lost=0,
     )
 
@@ -379,8 +314,8 @@ async def test_engine_gone_for_seconds_then_back(proxy: DockerProxy, prefix: str
         following(client) as follows,
     ):
         start = (await client.state())["version"]
-        kept = await run_container(f"{prefix}kept")
-        gone = await run_container(f"{prefix}gone")
+        kept = await run_at(None, f"{prefix}kept")
+        gone = await run_at(None, f"{prefix}gone")
         unfiltered = follows[0]
         await unfiltered.wait_for(lambda s: gone in s["containers"], "the containers")
 
@@ -392,12 +327,12 @@ async def test_engine_gone_for_seconds_then_back(proxy: DockerProxy, prefix: str
         # While the engine is away: the engine changes, dockstate says it cannot act.
         await docker_at(None, "rm", "-f", gone)
         await docker_at(None, "stop", "-t", "0", kept)
-        await run_container(f"{prefix}new")
+        await run_at(None, f"{prefix}new")
         await docker_at(None, "volume", "create", "--label", f"{LABEL}=1", f"{prefix}v")
         with pytest.raises(EngineAPIError) as refused:
             await client.start(kept)
         assert refused.value.status == 503
-        assert await engine_link(server) == "disconnected"
+        assert await engine_link(server.url) == "disconnected"
         await unfiltered.wait_for(
             lambda s: "cannot reach the Docker engine" in (s["engine_info"]["last_error"] or ""),
             "why the engine is unreachable",
@@ -412,8 +347,7 @@ async def test_engine_gone_for_seconds_then_back(proxy: DockerProxy, prefix: str
         assert gone not in state["containers"]
         assert state["containers"][kept]["state"] == "exited"
         history = await status_history(client, start)
-    statuses = engine_statuses(history)
-    assert outages(statuses) == 1, history
+    assert outages(history) == 1, history
     errors = [error for status, error in history if status == "disconnected"]
     assert all(errors)
     assert any(proxy.path in (e or "") for e in errors), errors

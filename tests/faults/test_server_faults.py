@@ -1,0 +1,262 @@
+"""Faults between dockstate and its clients: the server killed and restarted, a client frozen
+while the engine changes a lot, a connection cut in the middle of a large message. Real
+`dockstate serve` processes follow the shared engine; the clients are dockstate.Client
+watches (one in a process of its own, to be frozen) that must converge to the engine's truth
+with no gap they were not told about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fault_harness import (
+    LABEL_FILTER,
+    Follow,
+    assert_converged,
+    churn,
+    docker_at,
+    remove_prefixed,
+    report,
+    run_at,
+)
+from harness import LABEL, TEST_IMAGE, differences, unique
+from server_harness import ROOT, ServerProcess, start_server
+
+from dockstate.client import Client
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def prefix() -> str:
+    return unique("f") + "-"
+
+
+@pytest.fixture(autouse=True)
+async def _remove_objects(prefix: str) -> AsyncIterator[None]:
+    yield
+    await remove_prefixed(prefix)
+
+
+def ballast(size: int) -> str:
+    """Text that deflate cannot shrink much (the clients negotiate compression)."""
+    return base64.b64encode(os.urandom(size * 3 // 4)).decode()
+
+
+async def create_containers(names: list[str], label_size: int) -> list[str]:
+    """Create (not start) labelled containers carrying a large label; return their ids."""
+    transport = httpx.AsyncHTTPTransport(uds="/var/run/docker.sock")
+    async with httpx.AsyncClient(transport=transport, base_url="http://docker") as engine:
+
+        async def create(name: str) -> str:
+            labels = {LABEL: "1", "dst.ballast": ballast(label_size)}
+            body = {"Image": TEST_IMAGE, "Cmd": ["sleep", "300"], "Labels": labels}
+            answer = await engine.post("/containers/create", params={"name": name}, json=body)
+            answer.raise_for_status()
+            return str(answer.json()["Id"])
+
+        return list(await asyncio.gather(*(create(name) for name in names)))
+
+
+BALLAST = 256_000  # bytes of label per container
+
+
+def send_buffer_max() -> int:
+    """The most a TCP socket's send buffer grows to (the kernel's autotuning limit)."""
+    with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+        return int(f.read().split()[2])
+
+
+def unversioned(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k not in ("version", "last_updated")}
+
+
+# -- the server killed ------------------------------------------------------------------------
+
+
+async def test_server_killed_mid_stream_and_restarted(prefix: str) -> None:
+    first = await asyncio.to_thread(start_server)
+    second: ServerProcess | None = None
+    try:
+        async with Client(first.url, first.token) as client:
+            follows = [
+                Follow(client, name="unfiltered"),
+                Follow(client, LABEL_FILTER, name="labelled"),
+            ]
+            for follow in follows:
+                await follow.wait_for(lambda s: True, "a snapshot")
+            old_epoch = follows[0].follower.epoch
+            doomed = await run_at(None, f"{prefix}doomed")
+            await follows[0].wait_for(lambda s: doomed in s["containers"], "the container")
+            stop = asyncio.Event()
+            churning = asyncio.create_task(churn(prefix, stop=stop))
+            await asyncio.sleep(1.0)
+            first.process.send_signal(signal.SIGKILL)  # mid-stream: no goodbye, no flush
+            await asyncio.to_thread(first.process.wait)
+            # The engine changes while dockstate is down.
+            await docker_at(None, "rm", "-f", doomed)
+            born = await run_at(None, f"{prefix}born")
+            await asyncio.sleep(0.5)
+            second = await asyncio.to_thread(start_server, port=first.port, token=first.token)
+            await asyncio.sleep(0.5)
+            stop.set()
+            operations = await churning
+            state = await assert_converged(client, follows)
+            assert doomed not in state["containers"]
+            assert state["containers"][born]["state"] == "running"
+            outcomes = []
+            for follow in follows:
+                counts, stats = follow.follower.chain.counts, follow.follower.stats
+                assert stats.connections >= 2
+                assert counts["resume"] >= 1  # it tried to resume from the version it held
+                if follow.follower.epoch == old_epoch:
+                    # The history survived the restart: the resume was exact.
+                    assert counts["resync_required"] == 0
+                    assert counts["snapshot"] == 1
+                    outcomes.append("resumed")
+                else:
+                    # A new history: told so (EPOCH_MISMATCH), then a fresh snapshot.
+                    assert counts["resync_required:EPOCH_MISMATCH"] >= 1
+                    assert counts["snapshot"] == 2
+                    outcomes.append("resync_required EPOCH_MISMATCH + snapshot")
+            for follow in follows:
+                await follow.close()
+    finally:
+        first.stop()
+        if second is not None:
+            await asyncio.to_thread(second.stop)
+    report("server killed", kills=1, operations=operations, outcome=outcomes, lost=0)
+
+
+# -- a frozen client --------------------------------------------------------------------------
+
+
+class FrozenClient:
+    """frozen_client.py in a process of its own: freeze it, thaw it, ask what it holds."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, server: ServerProcess) -> FrozenClient:
+        path = os.pathsep.join(str(ROOT / "tests" / d) for d in ("faults", "integration", "server"))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(HERE / "frozen_client.py"),
+            server.url,
+            server.token,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
+            limit=2**26,
+        )
+        client = cls(process)
+        assert await client._line(30) == "ready"
+        return client
+
+    async def _line(self, timeout: float) -> str:  # noqa: ASYNC109
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        return line.decode().strip()
+
+    async def report(self) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"report\n")
+        await self.process.stdin.drain()
+        found: dict[str, Any] = json.loads(await self._line(60))
+        return found
+
+    def freeze(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    async def close(self) -> None:
+        self.thaw()
+        if self.process.returncode is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+async def test_frozen_client_learns_it_fell_behind_and_converges(prefix: str) -> None:
+    server = await asyncio.to_thread(start_server, "--max-pending", "20", "--send-timeout", "2")
+    frozen: FrozenClient | None = None
+    try:
+        async with Client(server.url, server.token) as client:
+            live = Follow(client, name="live")
+            await live.wait_for(lambda s: True, "a snapshot")
+            frozen = await FrozenClient.start(server)
+            frozen.freeze()
+            # Changes about many more objects than max-pending, and more bytes than the
+            # server's socket can buffer (deflate shrinks the ballast to about 3/4).
+            count = max(32, round(1.5 * send_buffer_max() / (BALLAST * 3 / 4)))
+            ids = await create_containers([f"{prefix}c{i}" for i in range(count)], BALLAST)
+            await docker_at(None, "rm", "-f", *ids[: count // 2])
+            # The live client got all of it while the frozen one was stuck.
+            await live.wait_for(
+                lambda s: (
+                    all(i in s["containers"] for i in ids[count // 2 :])
+                    and not any(i in s["containers"] for i in ids[: count // 2])
+                ),
+                "every change made while the other client was frozen",
+            )
+            await asyncio.sleep(3)  # past the send timeout
+            frozen.thaw()
+
+            async def frozen_converged() -> dict[str, Any]:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 60
+                while True:
+                    held = await frozen.report()
+                    answer = await client.state()
+                    mine, theirs = unversioned(held["state"] or {}), unversioned(answer["state"])
+                    if held["version"] == answer["version"] and mine == theirs:
+                        return held
+                    if loop.time() > deadline:
+                        raise AssertionError(
+                            f"the frozen client did not converge: {held['counts']}, "
+                            f"closes {held['closes']}, {differences(mine, theirs)}"
+                        )
+                    await asyncio.sleep(0.3)
+
+            held = await frozen_converged()
+            assert not held["violations"], held["violations"]
+            assert held["gaps"] == 0
+            slow_consumer = held["counts"].get("resync_required:SLOW_CONSUMER", 0)
+            assert slow_consumer or 4499 in held["closes"], held
+            await assert_converged(client, [live])
+            # The live client was never dropped, never told to start over.
+            assert live.follower.stats.connections == 1
+            assert live.follower.chain.counts["resync_required"] == 0
+            assert live.follower.chain.counts["snapshot"] == 1
+            await live.close()
+    finally:
+        if frozen is not None:
+            await frozen.close()
+        await asyncio.to_thread(server.stop)
+    report(
+        "frozen client",
+        freezes=1,
+        closes=held["closes"],
+        slow_consumer=held["counts"].get("resync_required:SLOW_CONSUMER", 0),
+        resumes=held["counts"].get("resume", 0),
+        lost=0,
+    )
