@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ __all__ = [
     "report",
     "run_at",
     "session_scope",
+    "state_differences",
     "status_history",
     "wait_until",
     "whole_engine",
@@ -201,10 +201,19 @@ class Follow:
     """
 
     def __init__(
-        self, client: Client, filter: Mapping[str, Any] | None = None, *, name: str = "client"
+        self,
+        client: Client,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        name: str = "client",
+        scope: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.name = name
         self.filter = filter
+        #: What of the server's state this client must hold: ``None``, all of it; else the
+        #: part of the server's state that ``filter`` selects (default: this session's
+        #: objects, as ``LABEL_FILTER`` selects them).
+        self.scope = scope if scope is not None or filter is None else session_scope
         self.watch: Watch = client.watch(filter, backoff=Backoff(0.05, 1.0))
         self.follower = RecordingFollower()
         self.watch.follower = self.follower
@@ -295,10 +304,10 @@ async def assert_converged(
         problems = [p for f in follows for p in f.problems()]
         assert not problems, "\n".join(problems)
         answer = await client.state()
-        server = answer["state"]
+        server: dict[str, Any] = answer["state"]
         diffs = [f"server vs engine: {d}" for d in _diff(scope, server, await truth())]
         for follow in follows:
-            diffs += _follow_diffs(follow, answer["version"], server, scope)
+            diffs += _follow_diffs(follow, answer["version"], server)
         if not diffs:
             return server
         if loop.time() > deadline:
@@ -314,33 +323,32 @@ def _diff(
     return differences(scope(comparable(dict(mine))), scope(truth))
 
 
-def _follow_diffs(
-    follow: Follow,
-    version: int,
-    server: dict[str, Any],
-    scope: Callable[[Mapping[str, Any]], dict[str, Any]],
-) -> list[str]:
+def _follow_diffs(follow: Follow, version: int, server: dict[str, Any]) -> list[str]:
     held, at = follow.state, follow.follower.version
     if held is None:
         return [f"{follow.name}: no state yet"]
-    if follow.filter is None:
+    if follow.scope is None:
         # The whole state, exactly (revs included), at the server's version.
         if at != version:
             return [f"{follow.name}: at version {at}, the server at {version}"]
-        mine = {k: v for k, v in held.items() if k not in ("version", "last_updated")}
-        theirs = {k: v for k, v in server.items() if k not in ("version", "last_updated")}
-        if mine == theirs:
-            return []
-        return [f"{follow.name} vs server: {d}" for d in differences(mine, theirs)] or [
-            f"{follow.name}: differs from the server"
-        ]
-    scoped_server = scope(copy.deepcopy(server))
-    scoped_mine = {name: held.get(name, {}) for name in scoped_server}
-    if scoped_mine == scoped_server:
-        return []
-    return [f"{follow.name} vs server: {d}" for d in differences(scoped_mine, scoped_server)] or [
-        f"{follow.name}: differs from the server"
+        mine, theirs = held, server
+    else:
+        theirs = follow.scope(server)
+        mine = {name: held.get(name, {}) for name in theirs}
+    return [f"{follow.name} vs server: {d}" for d in state_differences(mine, theirs)]
+
+
+def state_differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
+    """Readable differences between two protocol EngineStates (or parts of them), field by
+    field; ``version`` and ``last_updated`` aside."""
+    singles = ("engine_info", "system_stats")
+    wrapped = [
+        {k: ({"": v} if k in singles else v) for k, v in state.items()} for state in (mine, theirs)
     ]
+    for state in wrapped:
+        state.pop("version", None)
+        state.pop("last_updated", None)
+    return differences(wrapped[0], wrapped[1])
 
 
 # -- the server's own account -----------------------------------------------------------------

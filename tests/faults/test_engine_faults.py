@@ -12,6 +12,7 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from docker_proxy import DockerProxy, Event
@@ -29,8 +30,10 @@ from fault_harness import (
     run_at,
     status_history,
     wait_until,
+    whole_engine,
 )
-from harness import LABEL, unique
+from harness import LABEL, engine_truth, unique
+from private_engine import PrivateEngine, unavailable
 from server_harness import ServerProcess, start_server
 
 from dockstate.client import Client
@@ -354,3 +357,56 @@ async def test_engine_gone_for_seconds_then_back(proxy: DockerProxy, prefix: str
     assert unfiltered.follower.statuses[-1] == "connected"
     assert "disconnected" in unfiltered.follower.statuses
     report("engine gone", outages=proxy.stats.engine_gone, seconds=2, lost=0)
+
+
+# -- dockerd killed ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(unavailable() is not None, reason=f"no private dockerd: {unavailable()}")
+async def test_private_dockerd_killed_and_restarted(prefix: str) -> None:
+    # Never the shared engine: a dockerd of this test's own, killed with SIGKILL.
+    engine = PrivateEngine()
+    try:
+        await engine.start()
+        await engine.load_test_image()
+        host = engine.host
+
+        async def truth() -> dict[str, Any]:
+            return await engine_truth(host)
+
+        async with (
+            served("--docker-host", host) as (_, client),
+            following(client) as follows,
+        ):
+            start = (await client.state())["version"]
+            ids = [await run_at(host, f"{prefix}c{i}", "--network", "none") for i in range(3)]
+            await docker_at(host, "volume", "create", "--label", f"{LABEL}=1", f"{prefix}v")
+            await assert_converged(client, follows, scope=whole_engine, truth=truth)
+
+            await engine.kill()
+            unfiltered = follows[0]
+            state = await unfiltered.wait_for(
+                lambda s: s["engine_info"]["status"] == "disconnected", "the engine gone"
+            )
+            assert state["engine_info"]["last_error"]
+            await engine.start()  # the containers it ran are stopped by its restart
+            await unfiltered.wait_for(
+                lambda s: s["engine_info"]["status"] == "connected", "the engine back"
+            )
+            await docker_at(host, "rm", "-f", ids[0])
+            await docker_at(host, "start", ids[1])
+            await run_at(host, f"{prefix}after", "--network", "none")
+            await docker_at(host, "volume", "rm", f"{prefix}v")
+            state = await assert_converged(client, follows, scope=whole_engine, truth=truth)
+            history = await status_history(client, start)
+        containers = state["containers"]
+        assert ids[0] not in containers
+        assert containers[ids[1]]["state"] == "running"
+        assert containers[ids[2]]["state"] == "exited"  # killed with its dockerd
+        assert f"{prefix}v" not in state["volumes"]
+        assert outages(history) == 1, history
+        assert "disconnected" in unfiltered.follower.statuses
+        assert unfiltered.follower.statuses[-1] == "connected"
+    finally:
+        await engine.destroy()
+    report("dockerd killed", kills=engine.kills, starts=engine.starts, lost=0)

@@ -31,6 +31,7 @@ from fault_harness import (
 )
 from harness import LABEL, TEST_IMAGE, differences, unique
 from server_harness import ROOT, ServerProcess, start_server
+from ws_cutter import MidMessageCutter
 
 from dockstate.client import Client
 
@@ -258,5 +259,47 @@ async def test_frozen_client_learns_it_fell_behind_and_converges(prefix: str) ->
         closes=held["closes"],
         slow_consumer=held["counts"].get("resync_required:SLOW_CONSUMER", 0),
         resumes=held["counts"].get("resume", 0),
+        lost=0,
+    )
+
+
+# -- a connection cut in the middle of a message ----------------------------------------------
+
+
+async def test_connection_cut_in_the_middle_of_large_messages(prefix: str) -> None:
+    # A snapshot of tens of kilobytes, even compressed.
+    await create_containers([f"{prefix}b{i}" for i in range(8)], 16_000)
+    server = await asyncio.to_thread(start_server)
+    try:
+        async with (
+            MidMessageCutter(server.port) as cutter,
+            Client(server.url, server.token) as client,
+            Client(cutter.url, server.token) as through_cutter,
+        ):
+            # The first two snapshots are cut in half: the client starts over each time.
+            cutter.arm(count=2, min_size=32_768)
+            follow = Follow(through_cutter, name="cut")
+            await follow.wait_for(lambda s: True, "a snapshot, at the third try")
+            assert [cut.connection for cut in cutter.cuts] == [1, 2]
+            assert follow.follower.stats.connections == 3
+            assert follow.follower.chain.counts["snapshot"] == 1
+
+            # A change batch of tens of kilobytes, cut in half: the client resumes after the
+            # last version it held and gets that batch again, whole.
+            cutter.arm(count=1, min_size=32_768)
+            [big] = await create_containers([f"{prefix}big"], 64_000)
+            await follow.wait_for(lambda s: big in s["containers"], "the large container")
+            assert len(cutter.cuts) == 3
+            counts = follow.follower.chain.counts
+            assert counts["resume"] == 1
+            assert counts["snapshot"] == 1
+            assert counts["resync_required"] == 0
+            await assert_converged(client, [follow])
+            await follow.close()
+    finally:
+        await asyncio.to_thread(server.stop)
+    report(
+        "cut mid-message",
+        cuts=[f"{cut.forwarded}/{cut.frame_size} bytes" for cut in cutter.cuts],
         lost=0,
     )
