@@ -2,7 +2,9 @@
 
 :class:`PrivateEngine` runs ``dockerd`` with its own data root, exec root (and so its own
 containerd), pid file and socket, all under one temporary directory, with no default bridge
-and no iptables rules, so that it leaves the host's network alone. It needs root and the
+and no iptables rules, so that it leaves the host's network alone. Its containers use a bridge
+of its own (``--bridge=none`` is not an option: at start, dockerd then *deletes the host's
+docker0*, breaking the shared engine). It needs root and the
 ``dockerd`` binary (:func:`unavailable` says why not, for a skip).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -23,6 +26,7 @@ from harness import TEST_IMAGE
 __all__ = ["PrivateEngine", "unavailable"]
 
 SUPERVISOR = Path(__file__).resolve().parent / "engine_supervisor.py"
+SHARED_BRIDGE = "/sys/class/net/docker0"
 
 
 def unavailable() -> str | None:
@@ -47,12 +51,18 @@ class PrivateEngine:
         self.log = self.root / "dockerd.log"
         self.starts = 0
         self.kills = 0
+        self.bridge = f"dstbr{secrets.token_hex(3)}"
         self.running = False
         self._supervisor: asyncio.subprocess.Process | None = None
+        self._shared_bridge = _shared_bridge_present()
 
     async def _command(self, verb: str, timeout: float = 60.0) -> str:  # noqa: ASYNC109
         if self._supervisor is None:
             (self.root / "daemon.json").write_text("{}")
+            subnet = f"10.213.{secrets.randbelow(250) + 1}.1/24"
+            await _ip("link", "add", self.bridge, "type", "bridge")
+            await _ip("addr", "add", subnet, "dev", self.bridge)
+            await _ip("link", "set", self.bridge, "up")
             dockerd = [
                 "dockerd",
                 "--config-file", str(self.root / "daemon.json"),
@@ -60,7 +70,8 @@ class PrivateEngine:
                 "--exec-root", str(self.root / "exec"),
                 "--pidfile", str(self.root / "dockerd.pid"),
                 "--host", self.host,
-                "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+                f"--bridge={self.bridge}",
+                "--iptables=false", "--ip6tables=false", "--ip-masq=false",
             ]  # fmt: skip
             self._supervisor = await asyncio.create_subprocess_exec(
                 sys.executable, str(SUPERVISOR), str(self.root), "--", *dockerd,
@@ -91,6 +102,8 @@ class PrivateEngine:
             if await docker_at(
                 self.host, "version", "--format", "{{.Server.Version}}", check=False
             ):
+                # The shared engine's bridge must have survived (see the module's docstring).
+                assert _shared_bridge_present() == self._shared_bridge, "docker0 was deleted"
                 return
             await asyncio.sleep(0.2)
         raise RuntimeError(f"dockerd did not answer within {timeout} s: {self._tail()}")
@@ -131,6 +144,7 @@ class PrivateEngine:
             except TimeoutError:
                 self._supervisor.kill()
                 await self._supervisor.wait()
+        await _ip("link", "del", self.bridge, check=False)
         # dockerd mounts its data root (and container file systems) under our directory.
         await asyncio.to_thread(self._unmount_and_remove)
 
@@ -148,3 +162,16 @@ class PrivateEngine:
         with contextlib.suppress(OSError):
             return " | ".join(self.log.read_text().splitlines()[-5:])
         return ""
+
+
+async def _ip(*args: str, check: bool = True) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "ip", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await process.communicate()
+    if check and process.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)} failed: {err.decode().strip()}")
+
+
+def _shared_bridge_present() -> bool:
+    return os.path.exists(SHARED_BRIDGE)
