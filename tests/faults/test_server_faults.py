@@ -25,11 +25,14 @@ from fault_harness import (
     assert_converged,
     churn,
     docker_at,
+    metrics,
     remove_prefixed,
     report,
     run_at,
+    state_differences,
+    wait_until,
 )
-from harness import LABEL, TEST_IMAGE, differences, unique
+from harness import LABEL, TEST_IMAGE, unique
 from server_harness import ROOT, ServerProcess, start_server
 from ws_cutter import MidMessageCutter
 
@@ -197,8 +200,23 @@ class FrozenClient:
                 await self.process.wait()
 
 
-async def test_frozen_client_learns_it_fell_behind_and_converges(prefix: str) -> None:
-    server = await asyncio.to_thread(start_server, "--max-pending", "20", "--send-timeout", "2")
+@pytest.mark.parametrize(
+    ("send_timeout", "verdict"),
+    [
+        # The server never gives up on a send: the pending changes overflow max-pending, and
+        # once the client reads again it is told SLOW_CONSUMER, then sent a snapshot.
+        ("60", "SLOW_CONSUMER"),
+        # A send blocked for 2 s: the server closes the connection with 4499; the client
+        # reconnects and resumes after the version it held.
+        ("2", "4499"),
+    ],
+)
+async def test_frozen_client_learns_it_fell_behind_and_converges(
+    prefix: str, send_timeout: str, verdict: str
+) -> None:
+    server = await asyncio.to_thread(
+        start_server, "--max-pending", "20", "--send-timeout", send_timeout
+    )
     frozen: FrozenClient | None = None
     try:
         async with Client(server.url, server.token) as client:
@@ -206,43 +224,40 @@ async def test_frozen_client_learns_it_fell_behind_and_converges(prefix: str) ->
             await live.wait_for(lambda s: True, "a snapshot")
             frozen = await FrozenClient.start(server)
             frozen.freeze()
-            # Changes about many more objects than max-pending, and more bytes than the
-            # server's socket can buffer (deflate shrinks the ballast to about 3/4).
+            # More bytes than the server's socket can buffer (deflate shrinks the ballast to
+            # about 3/4), so that its sends to the frozen client block; then changes to many
+            # more objects than max-pending while they do.
             count = max(32, round(1.5 * send_buffer_max() / (BALLAST * 3 / 4)))
             ids = await create_containers([f"{prefix}c{i}" for i in range(count)], BALLAST)
+            volumes = [f"{prefix}v{i}" for i in range(25)]
+            for volume in volumes:
+                await docker_at(None, "volume", "create", "--label", f"{LABEL}=1", volume)
             await docker_at(None, "rm", "-f", *ids[: count // 2])
             # The live client got all of it while the frozen one was stuck.
             await live.wait_for(
                 lambda s: (
                     all(i in s["containers"] for i in ids[count // 2 :])
                     and not any(i in s["containers"] for i in ids[: count // 2])
+                    and all(v in s["volumes"] for v in volumes)
                 ),
                 "every change made while the other client was frozen",
             )
-            await asyncio.sleep(3)  # past the send timeout
+            if verdict == "4499":
+                # Thaw it while the server's close frame can still go out (for 5 s).
+                await wait_until(lambda: clients(server, 1), "the frozen client dropped")
             frozen.thaw()
-
-            async def frozen_converged() -> dict[str, Any]:
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + 60
-                while True:
-                    held = await frozen.report()
-                    answer = await client.state()
-                    mine, theirs = unversioned(held["state"] or {}), unversioned(answer["state"])
-                    if held["version"] == answer["version"] and mine == theirs:
-                        return held
-                    if loop.time() > deadline:
-                        raise AssertionError(
-                            f"the frozen client did not converge: {held['counts']}, "
-                            f"closes {held['closes']}, {differences(mine, theirs)}"
-                        )
-                    await asyncio.sleep(0.3)
-
-            held = await frozen_converged()
+            held = await frozen_converged(frozen, client)
             assert not held["violations"], held["violations"]
             assert held["gaps"] == 0
-            slow_consumer = held["counts"].get("resync_required:SLOW_CONSUMER", 0)
-            assert slow_consumer or 4499 in held["closes"], held
+            if verdict == "SLOW_CONSUMER":
+                assert held["counts"]["resync_required:SLOW_CONSUMER"] == 1
+                assert held["counts"]["snapshot"] == 2
+                assert held["connections"] == 1
+            else:
+                assert held["closes"][0] == 4499
+                assert held["connections"] == 2
+                assert held["counts"]["resume"] == 1  # exactly the missed changes
+                assert held["counts"]["snapshot"] == 1
             await assert_converged(client, [live])
             # The live client was never dropped, never told to start over.
             assert live.follower.stats.connections == 1
@@ -254,13 +269,37 @@ async def test_frozen_client_learns_it_fell_behind_and_converges(prefix: str) ->
             await frozen.close()
         await asyncio.to_thread(server.stop)
     report(
-        "frozen client",
+        f"frozen client ({verdict})",
         freezes=1,
+        megabytes=round(count * BALLAST / 2**20, 1),
         closes=held["closes"],
-        slow_consumer=held["counts"].get("resync_required:SLOW_CONSUMER", 0),
-        resumes=held["counts"].get("resume", 0),
+        counts=held["counts"],
         lost=0,
     )
+
+
+async def clients(server: ServerProcess, count: int) -> bool:
+    """Whether the server counts ``count`` WebSocket clients."""
+    found = await metrics(server.url, server.token)
+    return found["dockstate_clients_connected"] == count
+
+
+async def frozen_converged(frozen: FrozenClient, client: Client) -> dict[str, Any]:
+    """Wait until the frozen client holds the server's state, exactly; return its report."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:
+        held = await frozen.report()
+        answer = await client.state()
+        mine, theirs = unversioned(held["state"] or {}), unversioned(answer["state"])
+        if held["version"] == answer["version"] and mine == theirs:
+            return held
+        if loop.time() > deadline:
+            raise AssertionError(
+                f"the frozen client did not converge: {held['counts']}, "
+                f"closes {held['closes']}, {state_differences(mine, theirs)}"
+            )
+        await asyncio.sleep(0.3)
 
 
 # -- a connection cut in the middle of a message ----------------------------------------------
