@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -307,7 +307,8 @@ async def frozen_converged(frozen: FrozenClient, client: Client) -> dict[str, An
 
 async def test_connection_cut_in_the_middle_of_large_messages(prefix: str) -> None:
     # A snapshot of tens of kilobytes, even compressed.
-    await create_containers([f"{prefix}b{i}" for i in range(8)], 16_000)
+    ballasted = await create_containers([f"{prefix}b{i}" for i in range(8)], 16_000)
+    names = [f"{prefix}big", f"{prefix}in"]
     server = await asyncio.to_thread(start_server)
     try:
         async with (
@@ -317,28 +318,63 @@ async def test_connection_cut_in_the_middle_of_large_messages(prefix: str) -> No
         ):
             # The first two snapshots are cut in half: the client starts over each time.
             cutter.arm(count=2, min_size=32_768)
-            follow = Follow(through_cutter, name="cut")
-            await follow.wait_for(lambda s: True, "a snapshot, at the third try")
+            unfiltered = Follow(through_cutter, name="unfiltered")
+            await unfiltered.wait_for(lambda s: True, "a snapshot, at the third try")
             assert [cut.connection for cut in cutter.cuts] == [1, 2]
-            assert follow.follower.stats.connections == 3
-            assert follow.follower.chain.counts["snapshot"] == 1
+            assert unfiltered.follower.stats.connections == 3
+            assert unfiltered.follower.chain.counts["snapshot"] == 1
+            labelled = Follow(through_cutter, LABEL_FILTER, name="labelled")
+            named = Follow(through_cutter, {"names": names}, name="named", scope=named_as(names))
+            follows = [unfiltered, labelled, named]
+            for follow in follows[1:]:
+                await follow.wait_for(lambda s: True, "a snapshot")
 
-            # A change batch of tens of kilobytes, cut in half: the client resumes after the
-            # last version it held and gets that batch again, whole.
-            cutter.arm(count=1, min_size=32_768)
+            # A change batch of tens of kilobytes that all three clients are sent, cut in half
+            # on each connection; while they cannot reconnect, objects enter and leave their
+            # filters. Each resumes after the last version it held and gets the batch again,
+            # whole, and what it missed.
+            cutter.arm(count=3, min_size=32_768, hold=True)
             [big] = await create_containers([f"{prefix}big"], 64_000)
-            await follow.wait_for(lambda s: big in s["containers"], "the large container")
-            assert len(cutter.cuts) == 3
-            counts = follow.follower.chain.counts
-            assert counts["resume"] == 1
-            assert counts["snapshot"] == 1
-            assert counts["resync_required"] == 0
-            await assert_converged(client, [follow])
-            await follow.close()
+            await wait_until(lambda: cut_times(cutter, 5), "three more cuts")
+            await docker_at(None, "rename", ballasted[0], f"{prefix}in")  # enters `named`
+            await docker_at(None, "rm", ballasted[1])  # leaves `labelled`
+            await docker_at(None, "volume", "create", "--label", f"{LABEL}=1", f"{prefix}v")
+            await asyncio.sleep(0.5)
+            cutter.holding = False
+            for follow in follows:
+                await follow.wait_for(lambda s: big in s["containers"], "the large container")
+                counts = follow.follower.chain.counts
+                assert counts["resume"] == 1, follow.name
+                assert counts["resync_required"] == 0, follow.name
+                assert counts["snapshot"] == 1, follow.name
+            state = await assert_converged(client, follows)
+            assert named.state is not None
+            assert set(named.state["containers"]) == {big, ballasted[0]}
+            assert ballasted[1] not in state["containers"]
+            for follow in follows:
+                await follow.close()
     finally:
         await asyncio.to_thread(server.stop)
     report(
         "cut mid-message",
         cuts=[f"{cut.forwarded}/{cut.frame_size} bytes" for cut in cutter.cuts],
+        reconnections_refused=cutter.refused,
         lost=0,
     )
+
+
+async def cut_times(cutter: MidMessageCutter, count: int) -> bool:
+    return len(cutter.cuts) >= count
+
+
+def named_as(names: list[str]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The part of a state that the filter ``{"names": names}`` selects."""
+
+    def scope(state: Mapping[str, Any]) -> dict[str, Any]:
+        def named(obj: Mapping[str, Any]) -> bool:
+            return obj.get("name") in names or bool(set(obj.get("tags") or ()) & set(names))
+
+        maps = ("containers", "images", "volumes", "networks")
+        return {m: {k: v for k, v in state[m].items() if named(v)} for m in maps}
+
+    return scope

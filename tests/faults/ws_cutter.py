@@ -5,7 +5,9 @@ It reads the server's side of each connection as the WebSocket wire format (RFC 
 HTTP answer to the upgrade, then frames, each a header (2 to 14 bytes) and a payload. Once
 armed (:meth:`MidMessageCutter.arm`), it forwards the next frame whose payload is at least
 ``min_size`` bytes only up to half its payload, then resets both sides of the connection, as a
-network failure in the middle of a large snapshot or change batch would.
+network failure in the middle of a large snapshot or change batch would. While
+:attr:`MidMessageCutter.holding`, it resets new connections at once (the server is
+unreachable).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class MidMessageCutter:
     port: int
     connections: int = 0
     cuts: list[Cut] = field(default_factory=list)
+    holding: bool = False
+    """While true, new connections are reset at once (clients cannot reconnect)."""
+    refused: int = 0
+    _hold_after_cut: bool = False
     _armed: int = 0
     _min_size: int = 0
     _server: asyncio.Server | None = None
@@ -43,9 +49,10 @@ class MidMessageCutter:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
-    def arm(self, count: int = 1, min_size: int = 16_384) -> None:
-        """Cut the next ``count`` server frames of at least ``min_size`` payload bytes."""
-        self._armed, self._min_size = count, min_size
+    def arm(self, count: int = 1, min_size: int = 16_384, *, hold: bool = False) -> None:
+        """Cut the next ``count`` server frames of at least ``min_size`` payload bytes; with
+        ``hold``, start :attr:`holding` at the first of those cuts."""
+        self._armed, self._min_size, self._hold_after_cut = count, min_size, hold
 
     @property
     def armed(self) -> int:
@@ -64,6 +71,10 @@ class MidMessageCutter:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.holding:
+            self.refused += 1
+            writer.transport.abort()
+            return
         self.connections += 1
         number = self.connections
         try:
@@ -102,6 +113,7 @@ class MidMessageCutter:
                 sink.write(head + extended + mask)
                 if self._armed and length >= self._min_size:
                     self._armed -= 1
+                    self.holding = self.holding or self._hold_after_cut
                     half = length // 2
                     sink.write(await source.readexactly(half))
                     await _flushed(sink)  # the first half reaches the client, then the cut
