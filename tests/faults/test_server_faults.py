@@ -90,7 +90,13 @@ def unversioned(state: dict[str, Any]) -> dict[str, Any]:
 # -- the server killed ------------------------------------------------------------------------
 
 
-async def test_server_killed_mid_stream_and_restarted(prefix: str) -> None:
+async def test_server_killed_mid_stream_and_restarted(
+    prefix: str, record_property: Callable[[str, object], None]
+) -> None:
+    """Either way passes: a restarted server with a new history (a new epoch: every client
+    is told EPOCH_MISMATCH and sent a snapshot), or one whose history survived (the same
+    epoch: an exact resume, or, for a client that holds versions the server no longer has,
+    VERSION_TOO_NEW / VERSION_EXPIRED and a snapshot). Which happened is recorded."""
     first = await asyncio.to_thread(start_server)
     second: ServerProcess | None = None
     try:
@@ -120,28 +126,36 @@ async def test_server_killed_mid_stream_and_restarted(prefix: str) -> None:
             state = await assert_converged(client, follows)
             assert doomed not in state["containers"]
             assert state["containers"][born]["state"] == "running"
-            outcomes = []
-            for follow in follows:
-                counts, stats = follow.follower.chain.counts, follow.follower.stats
-                assert stats.connections >= 2
-                assert counts["resume"] >= 1  # it tried to resume from the version it held
-                if follow.follower.epoch == old_epoch:
-                    # The history survived the restart: the resume was exact.
-                    assert counts["resync_required"] == 0
-                    assert counts["snapshot"] == 1
-                    outcomes.append("resumed")
-                else:
-                    # A new history: told so (EPOCH_MISMATCH), then a fresh snapshot.
-                    assert counts["resync_required:EPOCH_MISMATCH"] >= 1
-                    assert counts["snapshot"] == 2
-                    outcomes.append("resync_required EPOCH_MISMATCH + snapshot")
+            outcomes = [restart_outcome(follow, old_epoch) for follow in follows]
             for follow in follows:
                 await follow.close()
     finally:
         first.stop()
         if second is not None:
             await asyncio.to_thread(second.stop)
+    record_property("restart_outcome", outcomes)
     report("server killed", kills=1, operations=operations, outcome=outcomes, lost=0)
+
+
+def restart_outcome(follow: Follow, old_epoch: str | None) -> str:
+    """How ``follow`` got back in step after the server's restart (asserting it was told)."""
+    counts, stats = follow.follower.chain.counts, follow.follower.stats
+    assert stats.connections >= 2
+    assert counts["resume"] >= 1  # it tried to resume from the version it held
+    codes = {key.split(":", 1)[1] for key in counts if key.startswith("resync_required:")}
+    if follow.follower.epoch != old_epoch:
+        # A new history: told so, then a fresh snapshot.
+        assert codes == {"EPOCH_MISMATCH"}, counts
+        assert counts["snapshot"] == 2
+        return "new epoch: resync_required EPOCH_MISMATCH + snapshot"
+    if not codes:
+        # The history survived the restart: the resume was exact.
+        assert counts["snapshot"] == 1
+        return "same epoch: resumed exactly"
+    # The history survived, but not all of what this client holds: told so, then a snapshot.
+    assert codes <= {"VERSION_TOO_NEW", "VERSION_EXPIRED"}, counts
+    assert counts["snapshot"] == 2
+    return f"same epoch: resync_required {' '.join(sorted(codes))} + snapshot"
 
 
 # -- a frozen client --------------------------------------------------------------------------
@@ -201,22 +215,23 @@ class FrozenClient:
 
 
 @pytest.mark.parametrize(
-    ("send_timeout", "verdict"),
+    ("options", "verdict"),
     [
         # The server never gives up on a send: the pending changes overflow max-pending, and
         # once the client reads again it is told SLOW_CONSUMER, then sent a snapshot.
-        ("60", "SLOW_CONSUMER"),
+        (("--send-timeout", "60"), "SLOW_CONSUMER"),
         # A send blocked for 2 s: the server closes the connection with 4499; the client
-        # reconnects and resumes after the version it held.
-        ("2", "4499"),
+        # reconnects and resumes after the version it held, and gets exactly what it missed.
+        (("--send-timeout", "2"), "4499"),
+        # The same, but the server keeps too few changes to replay what the client missed: it
+        # says VERSION_EXPIRED, then sends a snapshot.
+        (("--send-timeout", "2", "--history-limit", "20"), "4499+VERSION_EXPIRED"),
     ],
 )
 async def test_frozen_client_learns_it_fell_behind_and_converges(
-    prefix: str, send_timeout: str, verdict: str
+    prefix: str, options: tuple[str, ...], verdict: str
 ) -> None:
-    server = await asyncio.to_thread(
-        start_server, "--max-pending", "20", "--send-timeout", send_timeout
-    )
+    server = await asyncio.to_thread(start_server, "--max-pending", "20", *options)
     frozen: FrozenClient | None = None
     try:
         async with Client(server.url, server.token) as client:
@@ -242,22 +257,28 @@ async def test_frozen_client_learns_it_fell_behind_and_converges(
                 ),
                 "every change made while the other client was frozen",
             )
-            if verdict == "4499":
+            if verdict.startswith("4499"):
                 # Thaw it while the server's close frame can still go out (for 5 s).
                 await wait_until(lambda: clients(server, 1), "the frozen client dropped")
             frozen.thaw()
             held = await frozen_converged(frozen, client)
             assert not held["violations"], held["violations"]
             assert held["gaps"] == 0
+            counts = held["counts"]
             if verdict == "SLOW_CONSUMER":
-                assert held["counts"]["resync_required:SLOW_CONSUMER"] == 1
-                assert held["counts"]["snapshot"] == 2
+                assert counts["resync_required:SLOW_CONSUMER"] == 1
+                assert counts["snapshot"] == 2
                 assert held["connections"] == 1
             else:
                 assert held["closes"][0] == 4499
                 assert held["connections"] == 2
-                assert held["counts"]["resume"] == 1  # exactly the missed changes
-                assert held["counts"]["snapshot"] == 1
+                assert counts["resume"] == 1
+                if verdict == "4499":  # resumed: exactly the missed changes, no snapshot
+                    assert counts["snapshot"] == 1
+                    assert counts.get("resync_required", 0) == 0
+                else:
+                    assert counts["resync_required:VERSION_EXPIRED"] == 1
+                    assert counts["snapshot"] == 2
             await assert_converged(client, [live])
             # The live client was never dropped, never told to start over.
             assert live.follower.stats.connections == 1
