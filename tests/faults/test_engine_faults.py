@@ -294,7 +294,7 @@ async def test_event_stream_cut_five_times_under_churn(proxy: DockerProxy, prefi
         history = await status_history(client, start)
         final = await metrics(server.url, server.token)
     assert outages(history) == len(cuts), history
-    assert history[-1][0] == "connected"
+    assert history[-1] == ("connected", None)  # connected again, and no stale error shown
     assert final["dockstate_engine_disconnects_total"] == len(cuts)
     assert "disconnected" in follows[0].follower.statuses
     assert follows[0].follower.statuses[-1] == "connected"
@@ -304,6 +304,7 @@ async def test_event_stream_cut_five_times_under_churn(proxy: DockerProxy, prefi
         cuts=dict(proxy.stats.cuts),
         operations=operations,
         outages_reported=outages(history),
+        client_saw="→".join(follows[0].follower.statuses),
         lost=0,
     )
 
@@ -351,12 +352,20 @@ async def test_engine_gone_for_seconds_then_back(proxy: DockerProxy, prefix: str
         assert state["containers"][kept]["state"] == "exited"
         history = await status_history(client, start)
     assert outages(history) == 1, history
+    assert history[-1] == ("connected", None)
     errors = [error for status, error in history if status == "disconnected"]
     assert all(errors)
     assert any(proxy.path in (e or "") for e in errors), errors
     assert unfiltered.follower.statuses[-1] == "connected"
     assert "disconnected" in unfiltered.follower.statuses
-    report("engine gone", outages=proxy.stats.engine_gone, seconds=2, lost=0)
+    report(
+        "engine gone",
+        outages=proxy.stats.engine_gone,
+        seconds=2,
+        statuses="→".join(status for status, _ in history),
+        client_saw="→".join(unfiltered.follower.statuses),
+        lost=0,
+    )
 
 
 # -- dockerd killed ---------------------------------------------------------------------------
@@ -405,8 +414,15 @@ async def test_private_dockerd_killed_and_restarted(prefix: str) -> None:
         assert containers[ids[2]]["state"] == "exited"  # killed with its dockerd
         assert f"{prefix}v" not in state["volumes"]
         assert outages(history) == 1, history
+        assert history[-1] == ("connected", None)
         assert "disconnected" in unfiltered.follower.statuses
         assert unfiltered.follower.statuses[-1] == "connected"
     finally:
         await engine.destroy()
-    report("dockerd killed", kills=engine.kills, starts=engine.starts, lost=0)
+    report(
+        "dockerd killed",
+        kills=engine.kills,
+        starts=engine.starts,
+        statuses="→".join(status for status, _ in history),
+        lost=0,
+    )

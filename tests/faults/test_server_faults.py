@@ -292,7 +292,7 @@ async def test_frozen_client_learns_it_fell_behind_and_converges(
     report(
         f"frozen client ({verdict})",
         freezes=1,
-        megabytes=round(count * BALLAST / 2**20, 1),
+        ballast_mb=round(count * BALLAST / 2**20, 1),
         closes=held["closes"],
         counts=held["counts"],
         lost=0,
