@@ -227,6 +227,7 @@ class FrozenClient:
         # says VERSION_EXPIRED, then sends a snapshot.
         (("--send-timeout", "2", "--history-limit", "20"), "4499+VERSION_EXPIRED"),
     ],
+    ids=["slow-consumer", "closed-4499", "closed-4499-version-expired"],
 )
 async def test_frozen_client_learns_it_fell_behind_and_converges(
     prefix: str, options: tuple[str, ...], verdict: str
