@@ -66,6 +66,7 @@ class ProxyStats:
 
     connections: int = 0
     refused: int = 0
+    """Connections the proxy accepted but could not forward (the engine did not answer)."""
     requests: Counter[str] = field(default_factory=Counter)
     """Requests by method and path (without the API version), e.g. ``GET /events``."""
     streams: int = 0
@@ -156,7 +157,8 @@ class DockerProxy:
         """End every open event stream; return how many.
 
         ``abort``: close both connections now, in the middle of the chunked answer.
-        ``mid_event``: send the first half of the next event, then abort.
+        ``mid_event``: send the first half of the next event, then abort (or abort after a
+        second without events).
         ``clean``: send the terminating chunk, as an engine ending the stream would.
         """
         streams = list(self._streams)
