@@ -46,17 +46,41 @@ def _cleanup_test_objects() -> Iterator[None]:
     if containers:
         run("rm", "-f", *containers)
     volumes = run("volume", "ls", "-q", "--filter", f"label={LABEL}")
-    volumes += [v for v in run("volume", "ls", "-q") if v.startswith("dst-")]
+    volumes += unclaimed("volume")
     if volumes:
         run("volume", "rm", "-f", *volumes)
     networks = run("network", "ls", "-q", "--filter", f"label={LABEL}")
-    networks += list(run("network", "ls", "-q", "--filter", "name=dst-"))
+    networks += unclaimed("network")
     if networks:
         run("network", "rm", *networks)
     tags = run("images", "--format", "{{.Repository}}:{{.Tag}}")
     images = [tag for tag in tags if tag.startswith("dst-")]
     if images:
         run("rmi", "-f", *images)
+
+
+def unclaimed(kind: str) -> list[str]:
+    """The ``dst-`` volumes or networks that no other test session labels as its own: this
+    session's unlabelled ones (made through the REST API without labels) and its own. An
+    engine may be shared by several sessions at once; another session's objects are its to
+    remove, and removing them under it breaks its tests."""
+    rows = subprocess.run(
+        ["docker", kind, "ls", "--format", "{{.Name}}\t{{.Labels}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.splitlines()
+    names = []
+    for row in rows:
+        name, _, labels = row.partition("\t")
+        sessions = {
+            label.split("=", 1)[0]
+            for label in labels.split(",")
+            if label.startswith(f"{LABEL.rsplit('.', 1)[0]}.")
+        }
+        if name.startswith("dst-") and sessions <= {LABEL}:
+            names.append(name)
+    return names
 
 
 @pytest.fixture

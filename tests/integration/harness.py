@@ -195,10 +195,11 @@ def differences(mine: dict[str, Any], truth: dict[str, Any], limit: int = 8) -> 
     return out[:limit]
 
 
-async def engine_truth() -> dict[str, Any]:
-    """A fresh, full listing of the engine, through a client of its own."""
+async def engine_truth(host: str | None = None) -> dict[str, Any]:
+    """A fresh, full listing of the engine (at ``host``, else the default), through a client
+    of its own."""
     fresh = EngineState()
-    async with DockerClient() as client:
+    async with DockerClient(host) as client:
         await Watcher(fresh, client).load_once()
     return comparable(fresh)
 
