@@ -252,7 +252,8 @@ class Watcher:
             or list_item_summary(item) != container_summary(held[item["Id"]])
         ]
         ids = [item["Id"] for item in listed]
-        ops += [Remove("container", cid, cause) for cid in held if cid not in set(ids)]
+        present = set(ids)
+        ops += [Remove("container", cid, cause) for cid in held if cid not in present]
         engine_info = engine_info_from(
             info, self._version_info, host=self.docker.host, status="connected"
         )
@@ -287,8 +288,8 @@ class Watcher:
     async def _relist(self, kind: TargetKind, cause: Cause) -> list[Operation]:
         """Operations that bring a whole kind in line with a fresh listing of it.
 
-        Containers are listed, then inspected (the listing lacks some fields): all of them
-        with ``inspect_all``, else only those the state lacks or whose listing differs.
+        Containers are listed, then those the state lacks or whose listing differs are
+        inspected (the listing lacks some fields).
         """
         docker, state = self.docker, self.state
         if kind == "images":
