@@ -174,7 +174,8 @@ class EngineState:
 
     def restore(self, objects: Iterable[Entity], *, version: int, last_updated: str) -> None:
         """Start from a state saved earlier at ``version`` (e.g. before a restart), with no
-        change committed: the objects are held as given, derived fields and ``rev`` included.
+        change committed: the objects are held as given (``rev`` included), their derived
+        fields and the system stats computed afresh.
 
         Raises:
             StateError: the state has already committed changes.
@@ -192,6 +193,12 @@ class EngineState:
                     for kind, refs in _references(obj).items():
                         for ref in refs:
                             self._users[kind].setdefault(ref, set()).add(obj.id)
+        # Derived fields are the state's own: recomputed, whatever the saved objects said.
+        for kind in ("image", "volume", "network"):
+            held = self._maps[kind]
+            for key, obj in held.items():
+                held[key] = self._derive(obj)
+        self._stats = self._compute_stats()
         self._version, self._last_updated = version, last_updated
         self._history = History(self._history.limit, start_version=version)
 

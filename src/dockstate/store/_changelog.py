@@ -11,6 +11,14 @@ Tables (all in one SQLite file, see :mod:`._db`):
 A batch is written inside :meth:`ChangeLog.record`, synchronously, before any client is sent
 it (listeners run before the hub's sender tasks): once a client has seen a version, that
 version is on disk and a restarted dockstate never numbers a different change with it.
+
+An update that changes only *derived* fields (which containers use an image, a volume or a
+network; the system stats) is stored as its patch alone: with 1000 containers on one image,
+the image's object is 70 KB and every container created or removed would otherwise write it
+again. Such objects are rebuilt by applying the patches to the last stored whole object (one
+is stored every ``_WHOLE_EVERY`` patches), and ``current`` keeps them as of their last whole
+write: the state recomputes derived fields when it is restored, and their ``rev`` comes from
+their last change.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
+
+import jsonpatch
 
 from ..errors import VersionExpired
 from ..state import (
@@ -37,6 +47,10 @@ from ..state import (
 )
 
 __all__ = ["ChangeLog", "Saved", "entity_from_json"]
+
+_WHOLE_EVERY = 100  # a derived-only object is stored whole after this many patches
+#: Fields the state derives; an update of only these (and ``rev``) is stored as a patch.
+_DERIVED_PATHS = ("/rev", "/containers", "/used_by", "/dangling")
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +106,7 @@ class ChangeLog:
         self._clock = clock
         self.failed: str | None = None
         self._count = db.execute("SELECT count(*) FROM changes").fetchone()[0]
+        self._patches: dict[tuple[str, str], int] = {}  # patch-only rows since a whole one
 
     # -- the epoch and the saved state -----------------------------------------------------
 
@@ -100,10 +115,18 @@ class ChangeLog:
         meta = self._meta()
         if meta.get("valid") != "1" or "epoch" not in meta:
             return None
-        objects = [
-            entity_from_json(kind, key, text)
-            for kind, key, text in self._db.execute("SELECT kind, id, obj FROM current")
-        ]
+        revs = {
+            (kind, key): v
+            for kind, key, v in self._db.execute(
+                "SELECT kind, id, max(v) FROM changes GROUP BY kind, id"
+            )
+        }
+        objects = []
+        for kind, key, text in self._db.execute("SELECT kind, id, obj FROM current"):
+            obj = entity_from_json(kind, key, text)
+            if revs.get((kind, key), 0) > obj.rev:  # its last changes were patches
+                obj = obj.model_copy(update={"rev": revs[(kind, key)]})
+            objects.append(obj)
         return Saved(
             meta["epoch"], int(meta["version"]), meta["last_updated"], meta["host"], objects
         )
@@ -158,8 +181,15 @@ class ChangeLog:
     def _write(self, batch: ChangeBatch) -> None:
         now = self._clock()
         rows = []
+        whole: list[tuple[str, str, str]] = []
+        gone: list[tuple[str, str]] = []
         for c in batch.changes:
-            obj = c.obj.model_dump_json() if c.obj is not None else None
+            obj = None
+            if c.obj is not None and not self._patch_only(c):
+                obj = c.obj.model_dump_json()
+                whole.append((c.kind, c.id, obj))
+            elif c.obj is None:
+                gone.append((c.kind, c.id))
             rows.append(
                 (
                     c.v,
@@ -175,15 +205,27 @@ class ChangeLog:
             )
         db = self._db
         db.executemany("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        db.executemany(
-            "INSERT OR REPLACE INTO current VALUES (?, ?, ?)",
-            [(r[3], r[4], r[6]) for r in rows if r[6] is not None],
-        )
-        db.executemany(
-            "DELETE FROM current WHERE kind = ? AND id = ?",
-            [(r[3], r[4]) for r in rows if r[6] is None],
-        )
+        db.executemany("INSERT OR REPLACE INTO current VALUES (?, ?, ?)", whole)
+        db.executemany("DELETE FROM current WHERE kind = ? AND id = ?", gone)
         self._set_meta(version=batch.to_version, last_updated=batch.timestamp)
+
+    def _patch_only(self, c: Change) -> bool:
+        """Whether ``c`` is stored as its patch alone (see the module's docstring)."""
+        key = (c.kind, c.id)
+        derived = (
+            c.op == "updated"
+            and c.patch is not None
+            and (c.kind in ("image", "volume", "network") or c.id == "system_stats")
+            and all(str(op.get("path", "")).startswith(_DERIVED_PATHS) for op in c.patch)
+        )
+        if c.id == "system_stats" and c.op == "updated":
+            derived = True  # every field of it is derived
+        count = self._patches.get(key, 0)
+        if not derived or count >= _WHOLE_EVERY:
+            self._patches.pop(key, None)
+            return False
+        self._patches[key] = count + 1
+        return True
 
     def _fail(self, err: Exception) -> None:
         self.failed = str(err)
@@ -225,16 +267,21 @@ class ChangeLog:
 
     def _prune_to(self, cut: int) -> int:
         db = self._db
-        # The last change of each object up to the cut decides what base holds for it.
-        last = """SELECT kind, id, obj FROM changes AS c WHERE v <= :cut AND v = (
-                      SELECT max(v) FROM changes WHERE kind = c.kind AND id = c.id AND v <= :cut)"""
-        rows = db.execute(last, {"cut": cut}).fetchall()
-        db.executemany(
-            "INSERT OR REPLACE INTO base VALUES (?, ?, ?)", [r for r in rows if r[2] is not None]
-        )
-        db.executemany(
-            "DELETE FROM base WHERE kind = ? AND id = ?", [r[:2] for r in rows if r[2] is None]
-        )
+        # Each object changed up to the cut goes into base as it was at the cut.
+        keys = db.execute("SELECT DISTINCT kind, id FROM changes WHERE v <= ?", (cut,)).fetchall()
+        for kind, key in keys:
+            obj = self._object_at(kind, key, cut)
+            if obj is None:
+                db.execute("DELETE FROM base WHERE kind = ? AND id = ?", (kind, key))
+                continue
+            text = obj.model_dump_json()
+            db.execute("INSERT OR REPLACE INTO base VALUES (?, ?, ?)", (kind, key, text))
+            later = db.execute(
+                "SELECT 1 FROM changes WHERE kind = ? AND id = ? AND v > ? LIMIT 1",
+                (kind, key, cut),
+            ).fetchone()
+            if later is None:  # its patches are going: current takes it whole, rev and all
+                db.execute("INSERT OR REPLACE INTO current VALUES (?, ?, ?)", (kind, key, text))
         dropped = db.execute("DELETE FROM changes WHERE v <= ?", (cut,)).rowcount
         self._set_meta(oldest=cut)
         return dropped
@@ -258,11 +305,16 @@ class ChangeLog:
         latest: dict[tuple[str, str], Entity | None] = {}
         changes = []
         for v, kind, key, op, obj_text, patch, cause in rows:
-            obj = entity_from_json(kind, key, obj_text) if obj_text is not None else None
             if (kind, key) in latest:
                 prev = latest[(kind, key)]
             else:
                 prev = None if op == "created" else self._object_at(kind, key, version)
+            if obj_text is not None:
+                obj: Entity | None = entity_from_json(kind, key, obj_text)
+            elif op == "updated":
+                obj = _patched(kind, key, prev, patch)
+            else:
+                obj = None
             latest[(kind, key)] = obj
             changes.append(
                 Change(
@@ -279,18 +331,30 @@ class ChangeLog:
         return changes
 
     def _object_at(self, kind: Kind, key: str, version: int) -> Entity | None:
-        """The object as it was at ``version`` (at least :attr:`oldest`)."""
-        row = self._db.execute(
-            "SELECT obj FROM changes WHERE kind = ? AND id = ? AND v <= ? ORDER BY v DESC LIMIT 1",
+        """The object as it was at ``version`` (at least :attr:`oldest`): its last whole
+        write up to then (or ``base``), with the patches stored after it applied."""
+        db = self._db
+        row = db.execute(
+            "SELECT v, obj FROM changes WHERE kind = ? AND id = ? AND v <= ? "
+            "AND (obj IS NOT NULL OR op = 'removed') ORDER BY v DESC LIMIT 1",
             (kind, key, version),
         ).fetchone()
-        if row is None:
-            row = self._db.execute(
+        if row is not None:
+            start, text = row
+        else:
+            start = self.oldest
+            found = db.execute(
                 "SELECT obj FROM base WHERE kind = ? AND id = ?", (kind, key)
             ).fetchone()
-        if row is None or row[0] is None:
-            return None
-        return entity_from_json(kind, key, row[0])
+            text = found[0] if found else None
+        obj = entity_from_json(kind, key, text) if text is not None else None
+        for (patch,) in db.execute(
+            "SELECT patch FROM changes WHERE kind = ? AND id = ? AND v > ? AND v <= ? "
+            "AND obj IS NULL AND op = 'updated' ORDER BY v",
+            (kind, key, start, version),
+        ):
+            obj = _patched(kind, key, obj, patch)
+        return obj
 
     def count(self) -> int:
         """How many changes are on disk."""
@@ -305,6 +369,14 @@ class ChangeLog:
         self._db.executemany(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
         )
+
+
+def _patched(kind: str, key: str, obj: Entity | None, patch: str) -> Entity:
+    """``obj`` with a stored JSON Patch applied."""
+    if obj is None:
+        raise sqlite3.DatabaseError(f"the history has a patch for {kind} {key} but no object")
+    doc = jsonpatch.apply_patch(obj.model_dump(mode="json"), json.loads(patch), in_place=True)
+    return entity_from_json(kind, key, json.dumps(doc))
 
 
 def _cause(text: str | None) -> Cause | None:

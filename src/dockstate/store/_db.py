@@ -6,12 +6,13 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import IO
 
 from ..errors import DockstateError
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "open_db"]
+__all__ = ["SCHEMA_VERSION", "Checkpointer", "StoreError", "open_db"]
 
 SCHEMA_VERSION = 1
 
@@ -83,6 +84,9 @@ def open_db(path: Path) -> tuple[sqlite3.Connection, IO[bytes]]:
         os.chmod(path, 0o600)  # it holds the engine's state: no one else's business
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")  # a killed process loses nothing committed
+        # Checkpoints (which fsync) run on a thread of their own, never in a commit of the
+        # event loop's: see Checkpointer.
+        db.execute("PRAGMA wal_autocheckpoint = 0")
         db.executescript(_SCHEMA)
         found = db.execute("PRAGMA user_version").fetchone()[0]
         if found not in (0, SCHEMA_VERSION):
@@ -100,3 +104,29 @@ def open_db(path: Path) -> tuple[sqlite3.Connection, IO[bytes]]:
         lock.close()
         raise
     return db, lock
+
+
+class Checkpointer:
+    """Copies the write-ahead log into the database every ``period`` seconds, on a thread of
+    its own with a connection of its own, so that the fsync it takes never blocks a commit."""
+
+    def __init__(self, path: Path, period: float = 2.0) -> None:
+        self._path = path
+        self._period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dockstate-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path)
+        try:
+            while not self._stop.wait(self._period):
+                with contextlib.suppress(sqlite3.Error):  # busy now: the next turn will do
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        """Stop the thread (the last checkpoint is the closing connection's)."""
+        self._stop.set()
+        self._thread.join()

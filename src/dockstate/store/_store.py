@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -10,7 +11,7 @@ from typing import IO
 
 from ..state import EngineState
 from ._changelog import ChangeLog
-from ._db import open_db
+from ._db import Checkpointer, open_db
 from ._timeline import EventLog
 
 __all__ = ["Retention", "Store"]
@@ -59,6 +60,7 @@ class Store:
         )
         self._db = db
         self._lock = lock
+        self._checkpointer = Checkpointer(path)
 
     @classmethod
     def open(cls, path: str | Path, *, host: str, retention: Retention | None = None) -> Store:
@@ -104,6 +106,9 @@ class Store:
         return self.changes.prune() + self.events.prune()
 
     def close(self) -> None:
-        """Close the file and release its lock."""
+        """Close the file (folding the write-ahead log into it) and release its lock."""
+        self._checkpointer.stop()
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
         self._lock.close()
