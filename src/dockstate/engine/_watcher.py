@@ -75,6 +75,12 @@ log = logging.getLogger("dockstate.engine")
 _T = TypeVar("_T")
 _A = TypeVar("_A")
 _END = object()  # the event stream ended
+#: Rounds of events in flight at once. One may wait on a slow inspect while the next goes on;
+#: more would only split a burst into more, smaller batches, each costing a commit.
+MAX_ROUNDS = 2
+#: Inspects at once for the details a load fills in, apart from those of the events (which
+#: must never queue behind a thousand of them).
+DETAIL_CONCURRENCY = 2
 
 
 @dataclass
@@ -133,9 +139,12 @@ class Watcher:
         self.stats = WatcherStats()
         self.connected = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
+        self._detail_limit = asyncio.Semaphore(DETAIL_CONCURRENCY)
         self._dedupe = EventDeduper()
         self._on_events = on_events
         self._rounds: set[asyncio.Task[None]] = set()
+        self._event_rounds = 0  # of the rounds, those for events (not a load's details)
+        self._round_ended = asyncio.Event()
         self._round = 0
         # The newest round that committed each object, while rounds are in flight.
         self._committed_by: dict[tuple[str, str], int] = {}
@@ -264,9 +273,9 @@ class Watcher:
         )
         details: dict[Target, Cause] = {("container", cid): cause for cid in ids}
         if queue is not None:
-            self._start_round(details, {}, queue)
+            self._start_round(details, {}, queue, details=True)
         else:
-            await self._refresh(details, self._round)
+            await self._refresh(details, self._round, self._limit)
         return batch
 
     async def reconcile(self) -> int:
@@ -331,6 +340,9 @@ class Watcher:
                 continue
             if self.coalesce_window > 0:
                 await asyncio.sleep(self.coalesce_window)
+            while self._event_rounds >= MAX_ROUNDS:  # events queue meanwhile and join this one
+                self._round_ended.clear()
+                await self._round_ended.wait()
             items = [first]
             while not queue.empty():
                 items.append(queue.get_nowait())
@@ -374,15 +386,26 @@ class Watcher:
         return True
 
     def _start_round(
-        self, dirty: dict[Target, Cause], died: dict[str, DockerEvent], queue: asyncio.Queue[object]
+        self,
+        dirty: dict[Target, Cause],
+        died: dict[str, DockerEvent],
+        queue: asyncio.Queue[object],
+        *,
+        details: bool = False,
     ) -> None:
         self._round += 1
         self._commit_round(self._exits(died), self._round)
-        task = asyncio.create_task(self._refresh(dirty, self._round))
+        limit = self._detail_limit if details else self._limit
+        task = asyncio.create_task(self._refresh(dirty, self._round, limit))
         self._rounds.add(task)
+        if not details:
+            self._event_rounds += 1
 
         def done(task: asyncio.Task[None]) -> None:
             self._rounds.discard(task)
+            if not details:
+                self._event_rounds -= 1
+            self._round_ended.set()
             if not self._rounds:
                 self._committed_by.clear()  # every later round is newer than all of these
             if not task.cancelled() and task.exception() is not None:
@@ -418,10 +441,13 @@ class Watcher:
             if cid in held and cid not in self._restarting_kind
         ]
 
-    async def _refresh(self, dirty: dict[Target, Cause], round_: int) -> None:
-        """Re-read every dirty target at once and commit what changed as one batch."""
+    async def _refresh(
+        self, dirty: dict[Target, Cause], round_: int, limit: asyncio.Semaphore
+    ) -> None:
+        """Re-read every dirty target at once (``limit`` at a time) and commit what changed
+        as one batch."""
         reads = await asyncio.gather(
-            *(self._read(target, cause) for target, cause in dirty.items())
+            *(self._read(target, cause, limit) for target, cause in dirty.items())
         )
         # A relist and a single read may name the same object (a prune and the destroy events
         # of what it pruned): the single read, an inspect, wins.
@@ -443,7 +469,9 @@ class Watcher:
             self._restarting_kind.discard(data["Id"])
         return container_from_inspect(data)
 
-    async def _read(self, target: Target, cause: Cause) -> list[Operation]:
+    async def _read(
+        self, target: Target, cause: Cause, limit: asyncio.Semaphore
+    ) -> list[Operation]:
         """Operations for one target after re-reading it (404: removed)."""
         kind, key = target
         docker = self.docker
@@ -451,7 +479,7 @@ class Watcher:
         try:
             if kind in RELISTS:
                 return await self._relist(kind, cause)
-            async with self._limit:
+            async with limit:
                 if kind == "container":
                     data = await docker.inspect_container(key)
                     obj = self._container(data) if data else None
