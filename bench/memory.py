@@ -29,7 +29,7 @@ KEY = "memory"
 TITLE = "4. Memory: `dockstate serve` resident set"
 
 
-SERVE_HISTORY_LIMIT = 2_000  # dockstate serve's default --history-limit
+SERVE_HISTORY_LIMIT = 500  # dockstate serve's default --history-limit
 
 
 async def traced_state() -> dict[str, int]:

@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument(
         "--history-limit",
         type=_positive_int,
-        default=2_000,
+        default=500,
         help="changes kept in memory for resuming clients (older ones come from --db)",
     )
     tuning.add_argument(
