@@ -49,6 +49,9 @@ from ..state import (
 __all__ = ["ChangeLog", "Saved", "entity_from_json"]
 
 _WHOLE_EVERY = 100  # a derived-only object is stored whole after this many patches
+#: The most changes one resume reads back from disk. Beyond it a snapshot is cheaper for
+#: everyone (reading runs on the event loop): the client is told VERSION_EXPIRED.
+MAX_REPLAY = 20_000
 #: Fields the state derives; an update of only these (and ``rev``) is stored as a patch.
 _DERIVED_PATHS = ("/rev", "/containers", "/used_by", "/dangling")
 
@@ -292,10 +295,11 @@ class ChangeLog:
         """Every change in ``(version, until]``, oldest first, with ``obj`` and ``prev``.
 
         Raises:
-            VersionExpired: ``version`` is older than :attr:`oldest`, or the log failed.
+            VersionExpired: ``version`` is older than :attr:`oldest`, more than
+                ``MAX_REPLAY`` changes ago, or the log failed.
         """
         oldest = self.oldest
-        if version < oldest or self.failed is not None:
+        if version < oldest or self.failed is not None or until - version > MAX_REPLAY:
             raise VersionExpired(version, oldest, until)
         rows = self._db.execute(
             "SELECT v, kind, id, op, obj, patch, cause FROM changes WHERE v > ? AND v <= ? "
