@@ -79,6 +79,19 @@ async def before(ctx: Context) -> None:
     ctx.extra["memory_empty"] = await measure(ctx)
 
 
+def _row(label: str, m: dict[str, Any]) -> list[Any]:
+    """One engine's line of the table, in MB (the snapshot in KB)."""
+    return [
+        label,
+        m["containers"],
+        fmt(m["rss_loaded"] / 2**20),
+        fmt(m["rss_served"] / 2**20),
+        fmt(m["snapshot_bytes"] / 1024, 0),
+        fmt(m["state"] / 2**20, 2),
+        fmt(m["state_and_cache"] / 2**20, 2),
+    ]
+
+
 async def run(ctx: Context) -> Result:
     empty = ctx.extra.get("memory_empty")
     if empty is None:
@@ -89,24 +102,8 @@ async def run(ctx: Context) -> Result:
     per_loaded = (full["rss_loaded"] - empty["rss_loaded"]) / max(1, added)
     per_served = (full["rss_served"] - empty["rss_served"]) / max(1, added)
     rows = [
-        [
-            f"without the bench's containers ({empty['containers']} of other users)",
-            empty["containers"],
-            fmt(empty["rss_loaded"] / 2**20),
-            fmt(empty["rss_served"] / 2**20),
-            fmt(empty["snapshot_bytes"] / 1024, 0),
-            fmt(empty["state"] / 2**20, 2),
-            fmt(empty["state_and_cache"] / 2**20, 2),
-        ],
-        [
-            f"with {ctx.options.containers:,} bench containers",
-            full["containers"],
-            fmt(full["rss_loaded"] / 2**20),
-            fmt(full["rss_served"] / 2**20),
-            fmt(full["snapshot_bytes"] / 1024, 0),
-            fmt(full["state"] / 2**20, 2),
-            fmt(full["state_and_cache"] / 2**20, 2),
-        ],
+        _row(f"without the bench's containers ({empty['containers']} of other users)", empty),
+        _row(f"with {ctx.options.containers:,} bench containers", full),
         [
             "per container added (KB)",
             added,

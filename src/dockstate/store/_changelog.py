@@ -28,6 +28,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import jsonpatch
 
@@ -72,17 +73,15 @@ def entity_from_json(kind: str, key: str, text: str) -> Entity:
     return _MODELS[key if kind == "engine" else kind].model_validate_json(text)
 
 
+@dataclass(frozen=True)
 class Saved:
     """What a previous run left: its epoch, version and engine, and the objects then."""
 
-    def __init__(
-        self, epoch: str, version: int, last_updated: str, host: str, objects: list[Entity]
-    ) -> None:
-        self.epoch = epoch
-        self.host = host
-        self.version = version
-        self.last_updated = last_updated
-        self.objects = objects
+    epoch: str
+    version: int
+    last_updated: str
+    host: str
+    objects: list[Entity]
 
 
 class ChangeLog:
