@@ -214,14 +214,14 @@ class ChangeLog:
     def _patch_only(self, c: Change) -> bool:
         """Whether ``c`` is stored as its patch alone (see the module's docstring)."""
         key = (c.kind, c.id)
-        derived = (
-            c.op == "updated"
-            and c.patch is not None
-            and (c.kind in ("image", "volume", "network") or c.id == "system_stats")
-            and all(str(op.get("path", "")).startswith(_DERIVED_PATHS) for op in c.patch)
+        derived = c.op == "updated" and (
+            c.id == "system_stats"  # every field of it is derived
+            or (
+                c.kind in ("image", "volume", "network")
+                and c.patch is not None
+                and all(str(op.get("path", "")).startswith(_DERIVED_PATHS) for op in c.patch)
+            )
         )
-        if c.id == "system_stats" and c.op == "updated":
-            derived = True  # every field of it is derived
         count = self._patches.get(key, 0)
         if not derived or count >= _WHOLE_EVERY:
             self._patches.pop(key, None)
