@@ -123,6 +123,9 @@ async def test_the_event_timeline_of_an_object_outlives_the_server_and_the_objec
         page = server.get(f"/api/v1/events/container/{cid}", params={"limit": 2}).json()
         assert len(page["events"]) == 2
         assert page["more"]
+        # A `before` past SQLite's integers is refused as such, not a 500.
+        huge = server.get(f"/api/v1/events/container/{cid}", params={"before": 2**64})
+        assert huge.status_code == 422
         # Without the token: nothing.
         anonymous = await asyncio.to_thread(
             httpx.get, f"{server.url}/api/v1/events/container/{cid}"

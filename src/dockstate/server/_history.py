@@ -48,7 +48,9 @@ def install_history(app: FastAPI) -> None:
         id: Annotated[str, Path(min_length=1, max_length=256)],
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         before: Annotated[
-            int | None, Query(ge=0, description="only events before this time_nano")
+            int | None,
+            # At most SQLite's largest integer: a larger one cannot even be compared (422).
+            Query(ge=0, le=2**63 - 1, description="only events before this time_nano"),
         ] = None,
     ) -> Timeline:
         """Every Docker event of one object, kept across restarts (the engine itself keeps
