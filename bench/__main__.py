@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import burst, cost, fanout, freshness, memory, scale, wire
+from . import burst, cost, fanout, freshness, memory, scale, stats, wire
 from .glances import glances_version
 from .harness import IMAGE, ROOT, Context, CountingProxy, Engine, Options, Result, log
 
@@ -39,8 +39,11 @@ SCENARIOS: dict[str, ModuleType] = {
     "fanout": fanout,
     "burst": burst,
     "wire": wire,
+    "stats": stats,
 }
-RUN_ORDER = ["scale", "memory", "cost", "freshness", "fanout", "wire", "burst"]
+RUN_ORDER = ["scale", "memory", "cost", "freshness", "fanout", "wire", "burst", "stats"]
+#: Scenarios that bring their own containers: run alone, they skip the population.
+OWN_POPULATION = {"stats"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", help="comma-separated scenarios to run: " + ",".join(SCENARIOS))
     parser.add_argument("--no-glances", action="store_true", help="leave Glances out")
     parser.add_argument(
+        "--stats-sizes",
+        metavar="N,N",
+        help="`stats`: running containers to measure at (default 100,500,1000; 20 with --quick)",
+    )
+    parser.add_argument(
+        "--stats-window",
+        type=float,
+        metavar="SECONDS",
+        help="`stats`: seconds measured per contender and size (default 60; 10 with --quick)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="the JSON file (default bench/results/<date>.json)"
     )
     return parser
@@ -75,6 +89,10 @@ def _options(args: argparse.Namespace) -> Options:
     for name in ("containers", "running", "projects"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    if args.stats_sizes:
+        overrides["stats_sizes"] = tuple(int(n) for n in args.stats_sizes.split(","))
+    if args.stats_window is not None:
+        overrides["stats_window"] = args.stats_window
     return Options.quick_mode(**overrides) if args.quick else Options(**overrides)
 
 
@@ -110,11 +128,13 @@ async def _run(opts: Options, selected: list[str]) -> tuple[dict[str, Result], d
             ctx = Context(opts, engine, proxy)
             if "memory" in selected:
                 await memory.before(ctx)
+            alone = set(selected) <= OWN_POPULATION
+            count = 0 if alone else opts.containers
             log(
-                f"creating {opts.containers} containers ({opts.running:.0%} running, "
+                f"creating {count} containers ({opts.running:.0%} running, "
                 f"{opts.projects} projects)"
             )
-            population = await engine.populate(opts.containers, opts.running, opts.projects)
+            population = await engine.populate(count, opts.running, 0 if alone else opts.projects)
             log(f"  done in {population.seconds:.1f} s")
             meta["populate_seconds"] = population.seconds
             for key in RUN_ORDER:

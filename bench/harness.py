@@ -820,6 +820,9 @@ class Options:
     burst: int = 500
     burst_clients: int = 10
     wire_ops: int = 100
+    stats_sizes: tuple[int, ...] = (100, 500, 1000)  # `stats`: running containers
+    stats_window: float = 60.0  # `stats`: seconds measured per contender and size
+    stats_settle: float = 5.0  # `stats`: seconds a contender gets to start first
 
     @classmethod
     def quick_mode(cls, **overrides: Any) -> Options:
@@ -835,6 +838,9 @@ class Options:
             "burst": 50,
             "burst_clients": 3,
             "wire_ops": 20,
+            "stats_sizes": (20,),
+            "stats_window": 10.0,
+            "stats_settle": 2.0,
         }
         return cls(**{**quick, **overrides})
 

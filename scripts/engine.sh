@@ -24,15 +24,26 @@ managed() { [ -f "$RUN_DIR/managed" ]; }
 
 start_dockerd() {
   mkdir -p "$RUN_DIR"
-  say "starting dockerd (log: $LOG)"
-  # setsid: dockerd must not die with the shell that started it.
-  setsid dockerd --host "unix://$SOCK" --pidfile "$PIDFILE" >>"$LOG" 2>&1 < /dev/null &
-  for _ in $(seq 1 120); do
-    answers && return 0
-    sleep 0.5
+  # A data root left holding many containers (a benchmark killed mid-run) makes containerd
+  # clean up a dead shim per container before it answers, and dockerd gives up on containerd
+  # after 60 s and exits (seen). Each cleanup is kept, so starting again gets further: up to
+  # 10 starts, saying so.
+  local attempt
+  for attempt in $(seq 1 10); do
+    say "starting dockerd (log: $LOG)"
+    # setsid: dockerd must not die with the shell that started it.
+    setsid dockerd --host "unix://$SOCK" --pidfile "$PIDFILE" >>"$LOG" 2>&1 < /dev/null &
+    local pid=$! waited=0
+    while kill -0 "$pid" 2>/dev/null; do
+      answers && return 0
+      [ "$waited" -ge 300 ] && break
+      sleep 1; waited=$((waited + 1))
+    done
+    say "dockerd did not answer (start $attempt of 10); its log's last lines:"
+    tail -3 "$LOG" >&2
+    kill -TERM "$pid" 2>/dev/null && sleep 5 || true
   done
-  tail -20 "$LOG" >&2
-  die "dockerd did not answer within 60 s"
+  die "dockerd did not start (log: $LOG)"
 }
 
 stop_dockerd() {

@@ -22,6 +22,13 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# ensure_registry: Debian's docker-registry, the Registry API server the pull tests run on a
+# loopback port of their own (never as the system service, which the package leaves stopped
+# where policy-rc.d forbids starting it).
+ensure_registry() {
+  [ -x /usr/bin/docker-registry ] || apt_install docker-registry
+}
+
 # ensure_venv [EXTRA]: a virtualenv at .venv with dockstate installed (with [EXTRA], e.g. dev),
 # reinstalled only when pyproject.toml changed.
 ensure_venv() {
@@ -42,9 +49,8 @@ ensure_venv() {
   fi
 }
 
-# ensure_web: the web UI's npm packages (reinstalled when package-lock.json changed) and its
-# build in src/dockstate/web_dist, which `dockstate serve` serves at /.
-ensure_web() {
+# ensure_web_packages: the web UI's npm packages, reinstalled when package-lock.json changed.
+ensure_web_packages() {
   command -v npm >/dev/null || apt_install nodejs npm
   local stamp
   stamp="$(sha256sum "$ROOT/web/package-lock.json" | cut -c1-16)"
@@ -53,6 +59,35 @@ ensure_web() {
     (cd "$ROOT/web" && npm ci --no-audit --no-fund --loglevel=error) >&2
     echo "$stamp" > "$ROOT/web/node_modules/.dockstate-stamp"
   fi
+}
+
+# ensure_web: the web UI's npm packages and its build in src/dockstate/web_dist, which
+# `dockstate serve` serves at /.
+ensure_web() {
+  ensure_web_packages
   say "building the web UI"
   (cd "$ROOT/web" && npm run --silent build) >&2
+}
+
+# check_python: the linters and the type checker over the Python code (needs ensure_venv dev).
+check_python() {
+  say "ruff, mypy --strict"
+  (
+    cd "$ROOT"
+    "$VENV/bin/ruff" check src tests bench
+    "$VENV/bin/ruff" format --check src tests bench
+    "$VENV/bin/mypy"
+  )
+}
+
+# check_web: the web UI's generated types up to date, tsc and the vitest unit tests (needs
+# ensure_venv and ensure_web_packages).
+check_web() {
+  say "web UI: generated types up to date, tsc, vitest"
+  (
+    cd "$ROOT/web"
+    PATH="$VENV/bin:$PATH" npm run --silent check-types
+    npm run --silent typecheck
+    npm test --silent
+  )
 }

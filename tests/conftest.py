@@ -1,18 +1,50 @@
 """Fixtures shared by the test layers.
 
 - Engine: the real Docker engine that scripts/engine.sh provides (scripts/test starts one when
-  none answers); helpers in integration/harness.py.
+  none answers); helpers in integration/harness.py. ``DOCKSTATE_TEST_ON=podman`` (or
+  ``docker26``) runs the tests against an engine of scripts/engines.sh instead, started for
+  the session and removed after it (``DOCKSTATE_TEST_KEEP_ENGINE=1`` leaves it running, for
+  the next run to reuse); a test marked ``not_on_podman(reason)`` is skipped there
+  with its reason.
 - Server: a real `dockstate serve` process; helpers in server/server_harness.py.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
-from harness import LABEL, Live, watching
+from harness import LABEL, Live, engine_under_test, watching
 from server_harness import ServerProcess, start_server
+
+ENGINES = Path(__file__).resolve().parents[1] / "scripts" / "engines.sh"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    engine = os.environ.get("DOCKSTATE_TEST_ON")
+    if not engine:
+        return
+    up = subprocess.run([str(ENGINES), engine, "up"], stdout=subprocess.PIPE, text=True)
+    if up.returncode != 0:
+        raise pytest.UsageError(f"scripts/engines.sh {engine} up failed")
+    os.environ["DOCKER_HOST"] = up.stdout.strip()
+    # Never the tests that restart the engine: they restart scripts/engine.sh's dockerd.
+    os.environ["DOCKSTATE_TEST_ENGINE"] = "external"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    engine = os.environ.get("DOCKSTATE_TEST_ON")
+    if engine and os.environ.get("DOCKSTATE_TEST_KEEP_ENGINE") != "1":
+        subprocess.run([str(ENGINES), engine, "down"], check=False)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("not_on_podman")
+    if marker is not None and engine_under_test().podman:
+        pytest.skip(f"on Podman: {marker.args[0]}")
 
 
 def _docker_answers() -> bool:

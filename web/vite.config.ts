@@ -30,5 +30,8 @@ export default defineConfig({
     include: ["src/**/*.test.{ts,tsx}"],
     environment: "node",
     restoreMocks: true,
+    // The 1000-row table tests take 1-3 s alone and up to 14 s on a machine busy with other
+    // work; vitest's 5 s default made them fail there for no fault of theirs.
+    testTimeout: 30_000,
   },
 });

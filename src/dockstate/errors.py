@@ -6,8 +6,11 @@ Every error that dockstate raises on purpose is a :class:`DockstateError`, so th
     DockstateError
     ├── AuthError                  a dockstate server refused our token (401, 4401) or us (403)
     ├── ProtocolError              a dockstate server and client broke the wire protocol
+    ├── ServerError                a dockstate server failed, or refused, on its own account
+    ├── StoreError                 the history database cannot be used
     ├── StateError                 the core refused something
     │   ├── InvalidBatch           a batch failed validation; the state is untouched
+    │   ├── AmbiguousReference     an id prefix that names several containers
     │   └── VersionError           a version outside the replayable window
     │       ├── VersionExpired     older than the oldest change still kept
     │       └── VersionTooNew      newer than the current version
@@ -17,12 +20,18 @@ Every error that dockstate raises on purpose is a :class:`DockstateError`, so th
             ├── NotFound           404: no such object
             └── Conflict           409: the engine refused (e.g. removing a running container)
 
+A dockstate server relays the engine's refusals with Docker's own message, so its client
+raises the same :class:`NotFound`, :class:`Conflict` and :class:`EngineAPIError` as the
+engine adapter does; what the server says of itself (it cannot reach the engine, it keeps no
+history, it failed) is a :class:`ServerError`.
+
 This module imports nothing, so that the I/O-free core can use it.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousReference",
     "AuthError",
     "Conflict",
     "DockstateError",
@@ -32,7 +41,9 @@ __all__ = [
     "InvalidBatch",
     "NotFound",
     "ProtocolError",
+    "ServerError",
     "StateError",
+    "StoreError",
     "VersionError",
     "VersionExpired",
     "VersionTooNew",
@@ -61,12 +72,47 @@ class ProtocolError(DockstateError):
     malformed message, or a close for a protocol violation (4400, 4409, 4429, 1009)."""
 
 
+class ServerError(DockstateError):
+    """A dockstate server answered with an error of its own, not the engine's: it cannot
+    reach the engine (HTTP 503), keeps no history (503), failed (500), refused the request
+    itself (413, 422), or the WebSocket upgrade failed; also any error status that is not the
+    server's problem+json (a proxy in front of it, a wrong URL).
+
+    Attributes:
+        status: the HTTP status the server answered with.
+        message: the server's own message (the problem's ``detail``).
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+class StoreError(DockstateError):
+    """The history database cannot be used (locked by another dockstate, unreadable...)."""
+
+
 class StateError(DockstateError):
     """The state core refused an operation."""
 
 
 class InvalidBatch(StateError):
     """A batch of operations failed validation; nothing of it was applied."""
+
+
+class AmbiguousReference(StateError):
+    """A reference to a container is the prefix of several containers' ids.
+
+    Attributes:
+        ref: the reference as given.
+        count: how many ids it begins.
+    """
+
+    def __init__(self, ref: str, count: int) -> None:
+        super().__init__(f"no such container: {ref} begins {count} containers' ids")
+        self.ref = ref
+        self.count = count
 
 
 class VersionError(StateError):

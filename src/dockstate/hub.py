@@ -2,11 +2,12 @@
 
 What happens to a slow client
 -----------------------------
-The hub's listener runs inside ``EngineState.apply`` and never awaits: for each subscription it
-only records the batch's matching changes in the subscription's *pending* map, keyed by
-object, where later changes of the same object coalesce with earlier ones (two updates become
-one update carrying the whole object; create then remove becomes nothing). Each connection has
-its own sender task that drains its subscriptions' pending maps into WebSocket messages,
+:meth:`Hub.publish` runs inside ``EngineState.apply`` (the second stage of the commit
+pipeline, :mod:`dockstate.pipeline`) and never awaits: for each subscription it only records
+the batch's matching changes in the subscription's *pending* map, keyed by object, where
+later changes of the same object coalesce with earlier ones (two updates become one update
+carrying the whole object; create then remove becomes nothing). Each connection has its own
+sender task that drains its subscriptions' pending maps into WebSocket messages,
 whole batches at a time, so a batch is never split.
 
 A client that reads slowly therefore receives fewer, larger messages, and costs memory bounded
@@ -15,21 +16,26 @@ by the number of objects it can see. A subscription whose pending map still grow
 ``resync_required`` (code ``SLOW_CONSUMER``) followed by a fresh snapshot. One large batch
 offered to a client that is keeping up is not a sign of slowness and never trips it. A send
 that blocks longer than the connection's send timeout closes the connection with 4499. Nothing
-a client does delays the listener, or any other client.
+a client does delays the publishing, or any other client.
 
-Each change is serialized to JSON once (lazily, on first need) and the same text is spliced
-into every subscription's message; each object's JSON is cached while it does not change.
+Each change is serialized to JSON once (lazily, on first need, by :mod:`dockstate.wire`) and
+the same text is spliced into every subscription's message; each object's JSON is cached
+while it does not change.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import wire
+from .protocol import RESYNC_INTERNAL_ERROR
 from .state import (
-    MAP_OF_KIND,
+    ENGINE_KEYS,
+    KINDS,
+    OBJECT_KINDS,
     Change,
     ChangeBatch,
     Container,
@@ -40,22 +46,19 @@ from .state import (
     Network,
     Volume,
 )
+from .wire import EncodedChange, ObjectCache
 
 __all__ = [
     "CompiledFilter",
-    "EncodedChange",
     "Hub",
-    "ObjectCache",
     "Subscription",
     "compile_filter",
 ]
 
+log = logging.getLogger("dockstate.hub")
+
 Mode = Literal["changes", "full"]
-_KINDS: tuple[Kind, ...] = ("container", "image", "volume", "network", "engine")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+_KINDS: tuple[Kind, ...] = (*OBJECT_KINDS, "engine")
 
 
 # -- filters -------------------------------------------------------------------------------
@@ -139,71 +142,6 @@ def compile_filter(raw: dict[str, Any] | None) -> CompiledFilter | None:
     )
 
 
-# -- serialization, once -------------------------------------------------------------------
-
-
-class ObjectCache:
-    """The JSON text of each object, kept while the object is the one the state holds."""
-
-    def __init__(self) -> None:
-        self._texts: dict[tuple[str, str], tuple[Entity, str]] = {}
-
-    def text(self, kind: str, key: str, obj: Entity) -> str:
-        hit = self._texts.get((kind, key))
-        if hit is not None and hit[0] is obj:
-            return hit[1]
-        text = _dumps(obj.model_dump(mode="json"))
-        self._texts[(kind, key)] = (obj, text)
-        return text
-
-    def forget(self, kind: str, key: str) -> None:
-        self._texts.pop((kind, key), None)
-
-
-class EncodedChange:
-    """A committed change and its wire forms, each serialized at most once."""
-
-    __slots__ = ("_as_created", "_text", "cache", "change")
-
-    def __init__(self, change: Change, cache: ObjectCache) -> None:
-        self.change = change
-        self.cache = cache
-        self._text: str | None = None
-        self._as_created: str | None = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.change.kind, self.change.id)
-
-    def text(self) -> str:
-        """The change as committed (``updated`` carries its patch)."""
-        if self._text is None:
-            self._text = _dumps(self.change.to_json())
-        return self._text
-
-    def text_with_object(self, op: Literal["created", "updated"]) -> str:
-        """The change as ``op`` carrying the whole object (after entering a filter, or
-        coalesced with earlier changes)."""
-        if op == "created" and self._as_created is not None:
-            return self._as_created
-        c = self.change
-        assert c.obj is not None
-        text = self._render(op, f',"object":{self.cache.text(c.kind, c.id, c.obj)}')
-        if op == "created":
-            self._as_created = text
-        return text
-
-    def removed_text(self) -> str:
-        """The change as ``removed`` (after leaving a filter, or coalesced)."""
-        return self._render("removed", "")
-
-    def _render(self, op: str, body: str) -> str:
-        c = self.change
-        head = _dumps({"v": c.v, "kind": c.kind, "op": op, "id": c.id})[:-1]
-        cause = f',"cause":{_dumps(c.cause.to_json())}' if c.cause else ""
-        return f"{head}{body}{cause}}}"
-
-
 # -- subscriptions -------------------------------------------------------------------------
 
 
@@ -227,37 +165,113 @@ class _Pending:
         return self.last.text_with_object("updated" if self.had else "created")
 
 
-@dataclass
 class Subscription:
-    """One subscription of one connection, and what it still has to send."""
+    """One subscription of one connection: where it stands, and what it still has to send.
 
-    id: str
-    mode: Mode
-    filter: CompiledFilter | None
-    sent_version: int = 0
-    offered_version: int = 0
-    pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
-    visible: set[tuple[str, str]] = field(default_factory=set)
-    needs_snapshot: bool = True
-    resync_code: str | None = None
-    full_dirty: bool = True
-    first_event_ns: int | None = None
+    It is in one of two phases. *Awaiting a snapshot* (the start, a ``resync``, a resume that
+    failed, a slow consumer): committed batches are ignored, since the coming snapshot covers
+    them; :attr:`resync_code` says whether a ``resync_required`` must precede it. *Live*: every
+    committed batch is recorded in :attr:`pending` until the sender takes it. Only the
+    methods below move it between the two; the hub calls :meth:`offer`, the connection's
+    sender the ``*_taken`` methods, and nobody else writes its fields.
+
+    In mode ``full`` "a snapshot" is the next whole state, and being live means that a batch
+    matching the filter makes the next one due (:attr:`full_due`).
+    """
+
+    def __init__(self, id: str, mode: Mode, filter: CompiledFilter | None) -> None:
+        self.id = id
+        self.mode: Mode = mode
+        self.filter = filter
+        #: The version the client has been sent up to (a snapshot, changes or a bookmark).
+        self.sent_version = 0
+        #: The newest version offered to the subscription.
+        self.offered_version = 0
+        #: What the client is still owed, by object (mode ``changes``, live).
+        self.pending: dict[tuple[str, str], _Pending] = {}
+        #: The objects the client holds, for a filter by content (objects enter and leave).
+        self.visible: set[tuple[str, str]] = set()
+        #: When the subscription last sent anything, and a whole state (monotonic seconds).
+        self.last_sent: float | None = None
+        self.last_full = 0.0
+        #: The Docker event time of the oldest change pending (for the latency metric).
+        self.first_event_ns: int | None = None
+        self._awaiting_snapshot = True
+        self._resync_code: str | None = None
+        self._full_dirty = True
+
+    def __repr__(self) -> str:
+        phase = "awaiting snapshot" if self._awaiting_snapshot else "live"
+        return f"<Subscription {self.id!r} {self.mode} {phase} at {self.sent_version}>"
+
+    # -- where it stands -------------------------------------------------------------------
+
+    @property
+    def needs_snapshot(self) -> bool:
+        """Whether the next message must be a snapshot (or, in mode full, a whole state)."""
+        return self._awaiting_snapshot
+
+    @property
+    def resync_code(self) -> str | None:
+        """The ``resync_required`` code to send before that snapshot, if any."""
+        return self._resync_code
+
+    @property
+    def full_due(self) -> bool:
+        """Mode full: whether a whole state is owed."""
+        return self._awaiting_snapshot or self._full_dirty
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def request_resync(self, code: str | None = None) -> None:
+        """Drop what is pending; the next message is a snapshot, preceded by a
+        ``resync_required`` with ``code`` if given (a client's own ``resync`` gives none)."""
+        self.pending.clear()
+        self.first_event_ns = None
+        self._awaiting_snapshot = True
+        self._resync_code = code
+
+    def snapshot_taken(self, version: int, visible: set[tuple[str, str]]) -> str | None:
+        """A snapshot at ``version`` holding ``visible`` is being sent: go live after it.
+
+        Returns:
+            The ``resync_required`` code to send before the snapshot, or ``None``.
+        """
+        code = self._resync_code
+        self._go_live(version, version, visible)
+        return code
+
+    def full_taken(self, version: int, visible: set[tuple[str, str]], now: float) -> None:
+        """Mode full: a whole state at ``version`` is being sent."""
+        self._go_live(version, version, visible)
+        self._full_dirty = False
+        self.last_full = now
+
+    def resumed(self, version: int, current: int, visible: set[tuple[str, str]]) -> None:
+        """The client holds the state at ``version`` (it resumes), seeing ``visible``: go
+        live, owing it everything after ``version`` up to ``current``."""
+        self._go_live(version, current, visible)
+
+    def _go_live(self, sent: int, offered: int, visible: set[tuple[str, str]]) -> None:
+        self.pending.clear()
+        self.first_event_ns = None
+        self._awaiting_snapshot, self._resync_code = False, None
+        self.sent_version, self.offered_version = sent, offered
+        self.visible = visible
 
     def offer(self, batch: ChangeBatch, encoded: list[EncodedChange], max_pending: int) -> None:
-        """Record a committed batch. Never blocks; may mark the subscription SLOW_CONSUMER."""
+        """Record a committed batch. Never blocks; may request a resync (SLOW_CONSUMER)."""
         self.offered_version = batch.to_version
-        if self.needs_snapshot:
+        if self._awaiting_snapshot:
             return  # the coming snapshot covers this batch
         if self.mode == "full":
-            self.full_dirty = self.full_dirty or any(self._admits(e) for e in encoded)
+            self._full_dirty = self._full_dirty or any(self._admits(e) for e in encoded)
             return
         behind = bool(self.pending)  # the client has not taken the previous batches yet
         for enc in encoded:
             self.add_change(enc)
         if behind and len(self.pending) > max_pending:
-            self.pending.clear()
-            self.needs_snapshot = True
-            self.resync_code = "SLOW_CONSUMER"
+            self.request_resync("SLOW_CONSUMER")
 
     def _admits(self, enc: EncodedChange) -> bool:
         c = enc.change
@@ -268,6 +282,7 @@ class Subscription:
         )
 
     def add_change(self, enc: EncodedChange) -> None:
+        """Record one change the client is owed (live, mode changes)."""
         c, key = enc.change, enc.key
         if self.filter is not None:
             if not self.filter.admits_kind(c.kind):
@@ -309,12 +324,28 @@ class Subscription:
         start, self.sent_version = self.sent_version, self.offered_version
         return start, self.sent_version, texts
 
+    def take_bookmark(self, now: float, heartbeat: float) -> int | None:
+        """The version to send a bookmark for, when the subscription has been quiet for
+        ``heartbeat`` seconds and owes nothing (else ``None``)."""
+        if self.last_sent is None:
+            self.last_sent = now
+        if self.pending or self._awaiting_snapshot or now - self.last_sent < heartbeat:
+            return None
+        self.sent_version = self.offered_version
+        return self.sent_version
+
+    def next_due(self, heartbeat: float) -> float:
+        """When the subscription will next need attention (its heartbeat)."""
+        return (self.last_sent or 0.0) + heartbeat
+
 
 class Hub:
     """Keeps every subscription of every connection fed from the state.
 
-    Connections register a wake-up callback; the hub calls it (synchronously, never awaiting)
-    whenever one of their subscriptions has something new.
+    The hub is the second stage of the commit pipeline (:class:`~dockstate.pipeline.
+    CommitPipeline` hands it every committed batch through :meth:`publish`). Connections
+    register a wake-up callback; the hub calls it (synchronously, never awaiting) whenever
+    one of their subscriptions has something new.
     """
 
     def __init__(self, state: EngineState, *, max_pending: int = 10_000) -> None:
@@ -322,10 +353,6 @@ class Hub:
         self.max_pending = max_pending
         self.cache = ObjectCache()
         self._connections: dict[object, tuple[list[Subscription], Callable[[], None]]] = {}
-        self._unsubscribe = state.subscribe(self._on_batch)
-
-    def close(self) -> None:
-        self._unsubscribe()
 
     @property
     def connections(self) -> int:
@@ -340,76 +367,77 @@ class Hub:
     def unregister(self, owner: object) -> None:
         self._connections.pop(owner, None)
 
-    def resume(self, sub: Subscription, version: int) -> None:
-        """Make ``sub`` send exactly the matching changes after ``version``, no snapshot.
-
-        Raises:
-            VersionError: ``version`` is outside the replayable window.
-        """
-        changes = self.state.changes_since(version)
-        sub.needs_snapshot, sub.resync_code = False, None
-        sub.sent_version, sub.offered_version = version, self.state.version
-        sub.pending.clear()
+    def resume(self, sub: Subscription, version: int, changes: list[Change]) -> None:
+        """Make ``sub`` send exactly the matching ``changes`` (every change after
+        ``version``, up to the state's current version: see
+        :func:`dockstate.server.changes_since`), with no snapshot."""
         flt = sub.filter
+        visible: set[tuple[str, str]] = set()
         if flt is not None and flt.by_content:
             # What the client could see at `version`: objects unchanged since then as they are
             # now; the others as they were before their first change after it.
             first: dict[tuple[str, str], Change] = {}
             for c in changes:
                 first.setdefault((c.kind, c.id), c)
-            sub.visible = {
-                (kind, key)
-                for kind, key, obj in self._objects()
-                if (kind, key) not in first and flt.matches(kind, key, obj)
+            visible = {
+                (kind, obj.key)
+                for kind, obj in self.state.objects()
+                if (kind, obj.key) not in first and flt.matches(kind, obj.key, obj)
             }
-            sub.visible |= {
+            visible |= {
                 key
                 for key, c in first.items()
                 if c.prev is not None and flt.matches(c.kind, c.id, c.prev)
             }
+        sub.resumed(version, self.state.version, visible)
         for change in changes:
             sub.add_change(EncodedChange(change, self.cache))
 
-    def _objects(self) -> Iterator[tuple[Kind, str, Entity]]:
-        for kind, obj in self.state.objects():
-            yield kind, obj.key, obj
+    def publish(self, batch: ChangeBatch) -> None:
+        """Offer a committed batch to every subscription and wake their connections.
 
-    def _on_batch(self, batch: ChangeBatch) -> None:
+        A subscription whose offer fails (a bug) is told to resync (``INTERNAL_ERROR``) and
+        the others are unaffected; the error is logged.
+        """
         encoded = [EncodedChange(c, self.cache) for c in batch.changes]
         for change in batch.changes:
             if change.op == "removed":
                 self.cache.forget(change.kind, change.id)
         for subscriptions, wake in list(self._connections.values()):
             for sub in subscriptions:
-                sub.offer(batch, encoded, self.max_pending)
+                try:
+                    sub.offer(batch, encoded, self.max_pending)
+                except Exception:
+                    log.exception("subscription %r failed a batch; it resyncs", sub.id)
+                    sub.request_resync(RESYNC_INTERNAL_ERROR)
+            wake()
+
+    def resync_all(self, code: str) -> None:
+        """Make every subscription start over with ``resync_required`` (``code``) and a
+        snapshot: what a batch that could not be published ends in, never silence."""
+        for subscriptions, wake in list(self._connections.values()):
+            for sub in subscriptions:
+                sub.request_resync(code)
             wake()
 
     # -- whole-state messages --------------------------------------------------------------
 
     def state_json(self, flt: CompiledFilter | None) -> tuple[str, set[tuple[str, str]]]:
         """The (filtered) EngineState as JSON text, and the keys of the objects in it."""
-        state = self.state
-        parts: list[str] = []
+        state, cache = self.state, self.cache
         keys: set[tuple[str, str]] = set()
-        for kind, objects in _maps(state):
-            inner = []
+        maps: dict[str, list[str]] = {}
+        for kind, spec in KINDS.items():
+            members = maps[spec.plural] = []
             if flt is None or flt.admits_kind(kind):
-                for key, obj in objects.items():
+                for key, obj in state.map_of(kind).items():
                     if flt is None or flt.matches(kind, key, obj):
                         keys.add((kind, key))
-                        inner.append(f"{_dumps(key)}:{self.cache.text(kind, key, obj)}")
-            parts.append(f'"{MAP_OF_KIND[kind]}":{{{",".join(inner)}}}')
-        for key in ("engine_info", "system_stats"):
-            obj = state.get("engine", key)
-            if obj is not None and (flt is None or flt.matches("engine", key, obj)):
+                        members.append(wire.member(key, cache.text(kind, key, obj)))
+        engine = []
+        for key in ENGINE_KEYS:
+            item = state.get("engine", key)
+            if item is not None and (flt is None or flt.matches("engine", key, item)):
                 keys.add(("engine", key))
-                parts.append(f'"{key}":{self.cache.text("engine", key, obj)}')
-        parts.append(f'"version":{state.version},"last_updated":{_dumps(state.last_updated)}')
-        return "{" + ",".join(parts) + "}", keys
-
-
-def _maps(state: EngineState) -> Iterable[tuple[Kind, Any]]:
-    yield "container", state.containers
-    yield "image", state.images
-    yield "volume", state.volumes
-    yield "network", state.networks
+                engine.append(wire.member(key, cache.text("engine", key, item)))
+        return wire.state_text(maps, engine, state.version, state.last_updated), keys

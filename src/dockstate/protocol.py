@@ -8,7 +8,7 @@ them. See docs/protocol.md.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 
@@ -16,32 +16,45 @@ from .state import (
     Container,
     EngineInfo,
     Image,
+    Kind,
     Network,
     SystemStats,
     Volume,
 )
+from .stats._sample import ContainerStats
 
 __all__ = [
+    "CLIENT_MESSAGE_TYPES",
     "PROTOCOL",
+    "RESYNC_INTERNAL_ERROR",
     "Ack",
     "Bookmark",
     "ChangeMessage",
     "ChangesMessage",
     "ClientMessage",
     "CloseCode",
+    "ContainerStats",
     "EngineStateModel",
     "EngineStateUpdate",
     "ErrorCode",
     "ErrorMessage",
     "Filter",
     "Hello",
+    "LogLineModel",
+    "LogsEnd",
+    "LogsMessage",
+    "LogsSkipped",
+    "OperationMessage",
     "Ping",
     "Pong",
     "Resync",
     "ResyncRequired",
     "Since",
     "Snapshot",
+    "StatsMessage",
     "Subscribe",
+    "SubscribeLogs",
+    "SubscribeStats",
     "Unsubscribe",
     "Welcome",
     "client_message_adapter",
@@ -49,9 +62,22 @@ __all__ = [
 
 PROTOCOL = "dockstate.v1"
 
-ErrorCode = Literal["INVALID_MESSAGE", "INVALID_FILTER", "UNKNOWN_SUBSCRIPTION", "RATE_LIMITED"]
-ResyncCode = Literal["EPOCH_MISMATCH", "VERSION_EXPIRED", "VERSION_TOO_NEW", "SLOW_CONSUMER"]
-WireKind = Literal["container", "image", "volume", "network", "engine"]
+ErrorCode = Literal[
+    "INVALID_MESSAGE",
+    "INVALID_FILTER",
+    "UNKNOWN_SUBSCRIPTION",
+    "RATE_LIMITED",
+    "UNKNOWN_ENGINE",
+    "UNKNOWN_CONTAINER",
+    "UNKNOWN_PROJECT",
+    "LOGS_DISABLED",
+]
+ResyncCode = Literal[
+    "EPOCH_MISMATCH", "VERSION_EXPIRED", "VERSION_TOO_NEW", "SLOW_CONSUMER", "INTERNAL_ERROR"
+]
+#: The resync code (an extension of §5) of a subscription the server could not keep up to
+#: date because of a failure of its own: a snapshot follows, as for every other code.
+RESYNC_INTERNAL_ERROR: Final = "INTERNAL_ERROR"
 
 
 class CloseCode:
@@ -90,7 +116,7 @@ class Filter(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    kinds: list[WireKind] | None = None
+    kinds: list[Kind] | None = None
     ids: list[StrictStr] | None = None
     names: list[StrictStr] | None = None
     labels: dict[StrictStr, StrictStr] | None = None
@@ -133,9 +159,57 @@ class Ping(_Message):
     id: StrictStr | StrictInt | None = None
 
 
+class SubscribeStats(_Message):
+    """protocol.md §9: a sampled stream of the matching running containers' usage."""
+
+    type: Literal["subscribe_stats"]
+    id: StrictStr = Field(min_length=1, max_length=200)
+    filter: dict[str, Any] | None = Field(
+        default=None,
+        description="A Filter (ids, names, labels; kinds other than container match nothing).",
+    )
+    interval_ms: StrictInt = Field(default=1000, ge=500, le=60_000)
+    engine: StrictStr | None = None
+
+
+class SubscribeLogs(_Message):
+    """protocol.md §10: a container's log (or a compose project's, merged), its last ``tail``
+    lines and then, with ``follow``, every new one."""
+
+    type: Literal["subscribe_logs"]
+    id: StrictStr = Field(min_length=1, max_length=200)
+    container: StrictStr | None = Field(
+        default=None, max_length=200, description="An id, a prefix of one, or a name."
+    )
+    project: StrictStr | None = Field(
+        default=None, max_length=200, description="A compose project, instead of container."
+    )
+    tail: StrictInt | None = Field(
+        default=200, ge=0, description="The last N lines of each container; null: all."
+    )
+    follow: bool = False
+    since: StrictStr | None = Field(default=None, description="RFC 3339 (or Unix seconds).")
+    until: StrictStr | None = Field(default=None, description="RFC 3339 (or Unix seconds).")
+    stdout: bool = True
+    stderr: bool = True
+    engine: StrictStr | None = None
+
+
 ClientMessage = Annotated[
-    Hello | Subscribe | Unsubscribe | Resync | Ack | Ping, Field(discriminator="type")
+    Hello | Subscribe | SubscribeStats | SubscribeLogs | Unsubscribe | Resync | Ack | Ping,
+    Field(discriminator="type"),
 ]
+#: Every client message type, for telling an unknown type from a malformed message.
+CLIENT_MESSAGE_TYPES: Final = (
+    "hello",
+    "subscribe",
+    "subscribe_stats",
+    "subscribe_logs",
+    "unsubscribe",
+    "resync",
+    "ack",
+    "ping",
+)
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -178,7 +252,7 @@ class ChangeMessage(BaseModel):
     """One change: ``object`` for created (and possibly updated), ``patch`` for updated."""
 
     v: int
-    kind: WireKind
+    kind: Kind
     op: Literal["created", "updated", "removed"]
     id: str
     object: dict[str, Any] | None = None
@@ -233,6 +307,75 @@ class ErrorMessage(BaseModel):
     message: str
 
 
+class StatsMessage(BaseModel):
+    """One sample of every running container a ``subscribe_stats`` matches; the latest wins."""
+
+    type: Literal["stats"] = "stats"
+    sub: str
+    engine: str
+    time: str = Field(description="When the sample was taken (RFC 3339, UTC).")
+    containers: dict[str, ContainerStats]
+
+
+class OperationMessage(BaseModel):
+    """protocol.md §11: an operation changed status (sent to every connection that has a
+    subscription)."""
+
+    type: Literal["operation"] = "operation"
+    engine: str
+    operation: str
+    action: str
+    target: str
+    status: Literal["pending", "done", "failed"]
+    error: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
+
+
 class Pong(BaseModel):
     type: Literal["pong"] = "pong"
     id: str | int | None = None
+
+
+class LogLineModel(BaseModel):
+    """One line of a container's log."""
+
+    container: str = Field(description="The container's id.")
+    stream: Literal["stdout", "stderr"]
+    time: str = Field(description="When the engine received it: RFC 3339, nanoseconds.")
+    text: str = Field(description="Without its newline; invalid UTF-8 replaced by U+FFFD.")
+    truncated: bool | None = Field(
+        default=None,
+        description="Extension: present (true) when the line was longer than 64 KiB and cut.",
+    )
+
+
+class LogsMessage(BaseModel):
+    """Lines of a ``subscribe_logs``, in the engine's order for each container (a project's
+    merged in time order), at most 500 a message."""
+
+    type: Literal["logs"] = "logs"
+    sub: str
+    engine: str
+    lines: list[LogLineModel]
+
+
+class LogsSkipped(BaseModel):
+    """Lines of ``container`` dropped here because the client did not keep up."""
+
+    type: Literal["logs_skipped"] = "logs_skipped"
+    sub: str
+    engine: str
+    container: str
+    count: int
+
+
+class LogsEnd(BaseModel):
+    """The end of ``container``'s log in this subscription (a read without follow is done,
+    or the container was removed). Extension: ``final`` marks the subscription's last
+    message; ``container`` is null on a final end that concerns no one container."""
+
+    type: Literal["logs_end"] = "logs_end"
+    sub: str
+    engine: str
+    container: str | None
+    final: bool | None = None

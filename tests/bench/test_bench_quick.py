@@ -27,6 +27,7 @@ HEADINGS = {
     "fanout": "### 5. Fan-out",
     "burst": "### 6. Burst",
     "wire": "### 7. Wire size",
+    "stats": "### 8. Stats",
 }
 
 
@@ -54,3 +55,6 @@ def test_quick_mode_prints_every_table_and_writes_every_scenario(tmp_path: Path)
     assert scenarios["burst"]["in_order"], scenarios["burst"]["errors"]
     assert scenarios["burst"]["clients_agree"]
     assert scenarios["freshness"]["dockstate"]["shown"] > 0
+    (size,) = scenarios["stats"]["sizes"].values()
+    assert size["dockstate"]["messages_per_second"] > 0
+    assert size["dockstate"]["containers_per_message"] >= 20

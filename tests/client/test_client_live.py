@@ -25,7 +25,14 @@ from client_harness import (
 )
 
 from dockstate.client import Backoff, Client, Watch
-from dockstate.errors import AuthError, Conflict, NotFound, VersionTooNew
+from dockstate.errors import (
+    AuthError,
+    Conflict,
+    EngineError,
+    NotFound,
+    ServerError,
+    VersionTooNew,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -300,6 +307,15 @@ async def test_unknown_objects_are_not_found(client: Client) -> None:
         await client.remove_volume(missing)
     with pytest.raises(NotFound):
         await client.remove_network(missing)
+
+
+async def test_a_refusal_of_the_server_itself_is_a_server_error(client: Client) -> None:
+    # A negative grace never reaches the engine: the server's own validation refuses it.
+    with pytest.raises(ServerError) as refused:
+        await client.stop(unique("missing-"), grace=-1)
+    assert refused.value.status == 422
+    assert not isinstance(refused.value, EngineError)
+    assert str(refused.value).startswith("query.t: ")
 
 
 async def test_volume_and_network_actions(client: Client, created: Created) -> None:

@@ -22,10 +22,12 @@ from dockstate.errors import (
     EngineAPIError,
     NotFound,
     ProtocolError,
+    ServerError,
     VersionExpired,
     VersionTooNew,
 )
 from dockstate.state import ChangeBatch, Container, EngineState, Remove, Upsert, Volume
+from dockstate.wire import batch_json
 
 EPOCH = "e1"
 
@@ -76,7 +78,7 @@ class Server:
 
 
 def changes(batch: ChangeBatch, sub: str = "s1", epoch: str = EPOCH) -> dict[str, Any]:
-    return {"type": "changes", "sub": sub, "epoch": epoch, **batch.to_json()}
+    return {"type": "changes", "sub": sub, "epoch": epoch, **batch_json(batch)}
 
 
 def started() -> tuple[Server, Follower]:
@@ -464,8 +466,10 @@ async def test_actions_send_the_documented_requests() -> None:
         (403, AuthError),
         (404, NotFound),
         (409, Conflict),
-        (500, EngineAPIError),
+        (400, EngineAPIError),
+        (500, ServerError),
         (502, EngineAPIError),
+        (503, ServerError),
     ],
 )
 async def test_error_statuses_map_to_the_exception_tree(
@@ -496,7 +500,7 @@ async def test_a_since_newer_than_the_server_is_version_too_new() -> None:
 
 async def test_an_error_without_problem_body_still_reads_well() -> None:
     async with mocked(lambda _: httpx.Response(503)) as client:
-        with pytest.raises(EngineAPIError, match="HTTP 503 Service Unavailable"):
+        with pytest.raises(ServerError, match="HTTP 503 Service Unavailable"):
             await client.state()
 
 
@@ -534,6 +538,8 @@ def test_the_public_surface_is_what_it_says() -> None:
         "Backoff",
         "Client",
         "Follower",
+        "LogsStream",
+        "StatsStream",
         "Step",
         "Watch",
         "WatchStats",
@@ -585,7 +591,7 @@ def test_cli_watch_url_without_token_is_one_clear_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DOCKSTATE_TOKEN", raising=False)
-    assert main(["watch", "--url", "http://127.0.0.1:9"]) == 1
+    assert main(["watch", "--url", "http://127.0.0.1:9"]) == 2  # a usage error
     err = capsys.readouterr().err
     assert err == "dockstate: --url needs the server's token: --token or $DOCKSTATE_TOKEN\n"
 
@@ -598,5 +604,5 @@ def test_cli_watch_url_unreachable_is_one_clear_line(capsys: pytest.CaptureFixtu
 
 
 def test_cli_watch_bad_url_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["watch", "--url", "localhost:8765", "--token", "t"]) == 1
+    assert main(["watch", "--url", "localhost:8765", "--token", "t"]) == 2  # a usage error
     assert capsys.readouterr().err.startswith("dockstate: not a dockstate server URL")

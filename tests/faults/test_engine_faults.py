@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,47 +23,23 @@ from fault_harness import (
     engine_link,
     metrics,
     outages,
-    remove_prefixed,
     report,
     run_at,
     status_history,
     wait_until,
     whole_engine,
 )
-from harness import LABEL, engine_truth, unique
+from harness import LABEL, engine_truth
 from private_engine import PrivateEngine, unavailable
 from server_harness import ServerProcess, start_server
 
 from dockstate.client import Client
-from dockstate.errors import EngineAPIError
+from dockstate.errors import ServerError
 
 pytestmark = pytest.mark.integration
 
-ENGINE_SOCKET = "/var/run/docker.sock"
 
-
-# -- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture
-async def proxy() -> AsyncIterator[DockerProxy]:
-    """A fault-injecting proxy in front of the shared engine (no fault until a test sets one)."""
-    where = tempfile.mkdtemp(prefix="dst-faults-")
-    async with DockerProxy(ENGINE_SOCKET, f"{where}/docker.sock") as running:
-        yield running
-    shutil.rmtree(where, ignore_errors=True)
-
-
-@pytest.fixture
-def prefix() -> str:
-    """The name prefix of this test's objects (removed at its end)."""
-    return unique("f") + "-"
-
-
-@pytest.fixture(autouse=True)
-async def _remove_objects(prefix: str) -> AsyncIterator[None]:
-    yield
-    await remove_prefixed(prefix)
+# -- helpers ----------------------------------------------------------------------------------
 
 
 @contextlib.asynccontextmanager
@@ -339,7 +313,7 @@ async def test_engine_gone_for_seconds_then_back(proxy: DockerProxy, prefix: str
         await docker_at(None, "stop", "-t", "0", kept)
         await run_at(None, f"{prefix}new")
         await docker_at(None, "volume", "create", "--label", f"{LABEL}=1", f"{prefix}v")
-        with pytest.raises(EngineAPIError) as refused:
+        with pytest.raises(ServerError) as refused:
             await client.start(kept)
         assert refused.value.status == 503
         assert await engine_link(server.url) == "disconnected"

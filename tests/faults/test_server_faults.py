@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,12 @@ from fault_harness import (
     churn,
     docker_at,
     metrics,
-    remove_prefixed,
     report,
     run_at,
     state_differences,
     wait_until,
 )
-from harness import LABEL, TEST_IMAGE, unique
+from harness import LABEL, TEST_IMAGE
 from server_harness import ROOT, ServerProcess, start_server
 from ws_cutter import MidMessageCutter
 
@@ -41,17 +40,6 @@ from dockstate.client import Client
 pytestmark = pytest.mark.integration
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def prefix() -> str:
-    return unique("f") + "-"
-
-
-@pytest.fixture(autouse=True)
-async def _remove_objects(prefix: str) -> AsyncIterator[None]:
-    yield
-    await remove_prefixed(prefix)
 
 
 def ballast(size: int) -> str:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import io
 import json
 import os
 import secrets
+import subprocess
 import tarfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +39,37 @@ def engine_is_ours() -> bool:
     return os.environ.get("DOCKSTATE_TEST_ENGINE") in ("started", "managed")
 
 
+@dataclass(frozen=True)
+class EngineUnderTest:
+    """What the tests need to know of the engine they run against (DOCKER_HOST)."""
+
+    podman: bool
+    api: tuple[int, int]
+
+    @property
+    def tells_of_networks(self) -> bool:
+        """Whether it sends network create/destroy events (Podman sends none: its networks
+        are seen by reconciliation, or when a container joins one)."""
+        return not self.podman
+
+    def volume_prune_all(self) -> list[str]:
+        """The ``docker volume prune`` flag that prunes named volumes too: needed from API
+        1.42 on (before it, refused by the CLI)."""
+        return ["--all"] if self.api >= (1, 42) else []
+
+
+@functools.cache
+def engine_under_test() -> EngineUnderTest:
+    """The engine the tests run against, asked once (``docker version``)."""
+    out = subprocess.run(
+        ["docker", "version", "--format",
+         "{{.Server.APIVersion}} {{range .Server.Components}}{{.Name}},{{end}}"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.split()  # fmt: skip
+    major, minor = out[0].split(".")
+    return EngineUnderTest(podman="Podman" in " ".join(out[1:]), api=(int(major), int(minor)))
+
+
 async def docker(*args: str, check: bool = True, stdin: bytes | None = None) -> str:
     """Run the docker CLI; return its stdout. Raises AssertionError when it fails."""
     proc = await asyncio.create_subprocess_exec(
@@ -50,6 +83,12 @@ async def docker(*args: str, check: bool = True, stdin: bytes | None = None) -> 
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {err.decode().strip()}")
     return out.decode().strip()
+
+
+async def import_image(tarball: bytes, *args: str) -> str:
+    """``docker import [args] - REF`` of ``tarball``; return the new image's id. (Against
+    Podman the CLI prints the id twice, as "ID: ID".)"""
+    return (await docker("import", *args, stdin=tarball)).split()[-1]
 
 
 async def inspect(*names: str) -> list[dict[str, Any]]:
@@ -122,11 +161,13 @@ async def run_container(name: str, *args: str, command: tuple[str, ...] = ("slee
 
 
 @contextlib.asynccontextmanager
-async def watching(**options: Any) -> AsyncIterator[Live]:
+async def watching(max_lag: float | None = None, **options: Any) -> AsyncIterator[Live]:
     """A watcher following the real engine (connected and loaded) for the ``with`` body.
 
     ``options`` go to :class:`Watcher`. On exit, every change that a Docker event caused must
-    have reached the state within REFLECT_TIMEOUT (a second) of the event.
+    have reached the state within ``max_lag`` (default REFLECT_TIMEOUT, a second) of the
+    event; a test about something else under a heavy burst may allow more (the burst lag is
+    measured by bench/, not here).
     """
     state = EngineState()
     async with DockerClient() as client:
@@ -141,8 +182,9 @@ async def watching(**options: Any) -> AsyncIterator[Live]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    slow = [lag for lag in live.lags if lag >= REFLECT_TIMEOUT]
-    assert not slow, f"event-to-state lags over {REFLECT_TIMEOUT} s: {slow}"
+    limit = REFLECT_TIMEOUT if max_lag is None else max_lag
+    slow = [lag for lag in live.lags if lag >= limit]
+    assert not slow, f"event-to-state lags over {limit} s: {slow}"
 
 
 def busybox_tar(extra: bytes = b"") -> bytes:

@@ -67,12 +67,19 @@ class ServerProcess:
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.get(self.url + path, headers=self.headers, timeout=10, **kwargs)
 
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.url + path, headers=self.headers, timeout=30, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.delete(self.url + path, headers=self.headers, timeout=30, **kwargs)
+
     def stop(self) -> None:
         self.process.terminate()
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(10)  # reaped: no zombie, and no "still running" at collection
 
 
 def start_server(

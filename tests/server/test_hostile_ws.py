@@ -27,18 +27,21 @@ from server_harness import ServerProcess, peer
 from websockets.exceptions import ConnectionClosed
 
 from dockstate.hub import compile_filter
-from dockstate.protocol import ErrorCode, Subscribe, client_message_adapter
+from dockstate.protocol import (
+    CLIENT_MESSAGE_TYPES,
+    ErrorCode,
+    Subscribe,
+    client_message_adapter,
+)
+from dockstate.schema import json_schema
 from dockstate.server._ws import MAX_DEPTH
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES = 60  # per class of input; each example is a fresh connection and 1-4 messages
 MAX_FRAME = 64 * 1024
-KNOWN_TYPES = ["hello", "subscribe", "unsubscribe", "resync", "ack", "ping"]
-SERVER_TYPES = {
-    "welcome", "snapshot", "changes", "bookmark", "resync_required", "engine_state_update",
-    "error", "pong",
-}  # fmt: skip
+KNOWN_TYPES = list(CLIENT_MESSAGE_TYPES)
+SERVER_TYPES = set(json_schema()["server_messages"])
 ERROR_CODES = set(ErrorCode.__args__)  # type: ignore[attr-defined]
 #: What was tried and what came back, per class of input (printed at the end of the module).
 TRIED: Counter[str] = Counter()

@@ -358,7 +358,7 @@ async def test_prune_images(api: httpx.AsyncClient) -> None:
     tag = f"{unique('iprune-')}:v1"
     dangling = await new_image(tag, mark)
     await new_image(tag)  # takes the tag: the first one dangles
-    await shows(api, lambda s: s["images"][dangling]["dangling"], "the dangling image")
+    await shows(api, lambda s: s["images"].get(dangling, {}).get("dangling"), "the dangling image")
     accepted = await act(api, "POST", "/api/v1/images/prune", label=mark)
     assert accepted["report"]["ImagesDeleted"]
     assert not await exists("image", "inspect", dangling)
@@ -411,6 +411,12 @@ ROUTES = [
     ("POST", "/api/v1/images/prune"),
     ("POST", "/api/v1/volumes/prune"),
     ("POST", "/api/v1/networks/prune"),
+    ("POST", "/api/v1/images/pull"),
+    ("POST", "/api/v1/containers"),
+    ("POST", "/api/v1/projects/dst-nothing/start"),
+    ("POST", "/api/v1/projects/dst-nothing/stop"),
+    ("POST", "/api/v1/projects/dst-nothing/restart"),
+    ("DELETE", "/api/v1/projects/dst-nothing"),
 ]
 ACTIONS = [(method, path) for method, path in ROUTES if method != "GET"]
 BODY = {"name": "dst-never-made"}
@@ -574,11 +580,12 @@ async def test_schema_has_every_message_and_entity(api: httpx.AsyncClient) -> No
     schema = response.json()
     assert schema["protocol"] == "dockstate.v1"
     assert set(schema["client_messages"]) == {
-        "hello", "subscribe", "unsubscribe", "resync", "ack", "ping",
+        "hello", "subscribe", "subscribe_stats", "subscribe_logs", "unsubscribe", "resync",
+        "ack", "ping",
     }  # fmt: skip
     assert set(schema["server_messages"]) == {
         "welcome", "snapshot", "changes", "bookmark", "resync_required", "engine_state_update",
-        "error", "pong",
+        "stats", "logs", "logs_skipped", "logs_end", "operation", "error", "pong",
     }  # fmt: skip
     for name in ("Container", "Image", "Volume", "Network", "EngineInfo", "SystemStats"):
         entity = schema["entities"][name]
@@ -600,6 +607,7 @@ async def test_openapi_lists_the_rest_routes(api: httpx.AsyncClient) -> None:
         template = path.split("?")[0].replace("dst-nothing", "{id}")
         if template == "/api/v1/volumes/{id}":
             template = "/api/v1/volumes/{name}"
+        template = template.replace("/projects/{id}", "/projects/{project}")
         assert method.lower() in paths.get(template, {}), f"{method} {template}"
     start = paths["/api/v1/containers/{id}/start"]["post"]
     assert "202" in start["responses"]

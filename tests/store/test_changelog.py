@@ -13,22 +13,44 @@ from hypothesis import strategies as st
 from test_properties import histories
 
 from dockstate.errors import VersionExpired
-from dockstate.state import Change, EngineState, Operation, Remove, Upsert
+from dockstate.hub import Hub
+from dockstate.pipeline import CommitPipeline
+from dockstate.state import Change, ChangeBatch, EngineState, Operation, Remove, Upsert
 from dockstate.store import Retention, Store, StoreError
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
 
+def attach(store: Store, state: EngineState) -> bool:
+    """What a server does: the store restores the state, and the commit pipeline records
+    every batch in it."""
+    restored = store.attach(state)
+    state.subscribe(
+        CommitPipeline(
+            Hub(state), record=store.changes.record, on_record_failure=store.changes.fail
+        )
+    )
+    return restored
+
+
+def apply(state: EngineState, store: Store, ops: list[Operation]) -> ChangeBatch | None:
+    """Commit ``ops``, then prune as the server's retention task does when a log is over."""
+    batch = state.apply(ops)
+    if store.over_limit:
+        store.prune()
+    return batch
+
+
 def test_a_restart_restores_the_epoch_the_version_and_every_object(tmp_path: Path) -> None:
     path = tmp_path / "history.db"
     state, store = new_state(), Store.open(path, host="unix:///a")
-    assert store.attach(state) is False  # a first run starts a new history
+    assert attach(store, state) is False  # a first run starts a new history
     state.apply([Upsert(container("c1", name="web")), Upsert(volume("data"))])
     state.apply([Upsert(container("c1", name="web", state="exited"))])
     store.close()
 
     again, store = new_state(), Store.open(path, host="unix:///a")
-    assert store.attach(again) is True
+    assert attach(store, again) is True
     assert (again.epoch, again.version) == (state.epoch, state.version)
     assert again.snapshot() == state.snapshot()
     # Derived fields and indexes work on the restored objects: removing the container frees
@@ -41,12 +63,12 @@ def test_a_restart_restores_the_epoch_the_version_and_every_object(tmp_path: Pat
 def test_another_engine_starts_a_new_epoch(tmp_path: Path) -> None:
     path = tmp_path / "history.db"
     state, store = EngineState(), Store.open(path, host="unix:///a")
-    store.attach(state)
+    attach(store, state)
     state.apply([Upsert(volume("data"))])
     store.close()
 
     other, store = EngineState(), Store.open(path, host="tcp://elsewhere:2375")
-    assert store.attach(other) is False
+    assert attach(store, other) is False
     assert other.epoch != state.epoch
     assert other.version == 0
     assert not other.volumes
@@ -66,7 +88,7 @@ def test_the_file_is_ours_alone_while_open(tmp_path: Path) -> None:
 def test_a_failed_write_makes_the_next_run_start_a_new_epoch(tmp_path: Path) -> None:
     path = tmp_path / "history.db"
     state, store = EngineState(), Store.open(path, host="h")
-    store.attach(state)
+    attach(store, state)
     state.apply([Upsert(volume("a"))])
     # Another process fills the disk, or corrupts the table: a write fails.
     with sqlite3.connect(path) as db:
@@ -78,7 +100,7 @@ def test_a_failed_write_makes_the_next_run_start_a_new_epoch(tmp_path: Path) -> 
     store.close()
 
     again, store = EngineState(), Store.open(path, host="h")
-    assert store.attach(again) is False  # version 2 was never saved: never reuse it
+    assert attach(store, again) is False  # version 2 was never saved: never reuse it
     assert again.epoch != state.epoch
     store.close()
 
@@ -107,11 +129,11 @@ def test_resuming_across_a_restart_replays_exactly_what_was_committed(
         path = Path(tmp) / "history.db"
         state = new_state(history_limit=in_memory)
         store = Store.open(path, host="h", retention=retention)
-        store.attach(state)
+        attach(store, state)
         committed: list[list[Change]] = []
         versions = [0]
         for ops in before:
-            if (batch := state.apply(ops)) is not None:
+            if (batch := apply(state, store, ops)) is not None:
                 committed.append(list(batch.changes))
                 versions.append(batch.to_version)
         before_restart = state.snapshot()
@@ -119,11 +141,11 @@ def test_resuming_across_a_restart_replays_exactly_what_was_committed(
 
         state = new_state(history_limit=in_memory)
         store = Store.open(path, host="h", retention=retention)
-        assert store.attach(state)
+        assert attach(store, state)
         # Derived fields stored as patches, and pruned ones, come back exact (rev included).
         assert state.snapshot() == {**before_restart, "last_updated": state.last_updated}
         for ops in after:
-            if (batch := state.apply(ops)) is not None:
+            if (batch := apply(state, store, ops)) is not None:
                 committed.append(list(batch.changes))
                 versions.append(batch.to_version)
 

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dockstate.hub import Hub
+from dockstate.pipeline import CommitPipeline
 from dockstate.state import (
     MAP_OF_KIND,
     Change,
@@ -38,6 +40,7 @@ __all__ = [
     "object_json",
     "strip_revs",
     "volume",
+    "wired_hub",
 ]
 
 CREATED = "2026-01-01T00:00:00.000000Z"
@@ -53,6 +56,14 @@ class StepClock:
     def __call__(self) -> str:
         self.calls += 1
         return (self._start + timedelta(milliseconds=self.calls)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def wired_hub(state: EngineState, *, max_pending: int = 10_000) -> Hub:
+    """A hub that the state publishes every committed batch to, as in a server (through the
+    commit pipeline, with no store)."""
+    hub = Hub(state, max_pending=max_pending)
+    state.subscribe(CommitPipeline(hub))
+    return hub
 
 
 def new_state(*, history_limit: int = 10_000, host: str = "") -> EngineState:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from factories import container, engine_info, image, network, new_state, volume
+from factories import container, engine_info, image, network, new_state, volume, wired_hub
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_properties import (
@@ -25,16 +25,15 @@ from test_properties import (
 )
 from test_state import committed
 
-from dockstate import hub as hub_module
+from dockstate import wire as wire_module
 from dockstate.errors import VersionExpired, VersionTooNew
 from dockstate.hub import (
     CompiledFilter,
-    EncodedChange,
     Hub,
-    ObjectCache,
     Subscription,
     compile_filter,
 )
+from dockstate.pipeline import CommitPipeline
 from dockstate.state import (
     MAP_OF_KIND,
     Kind,
@@ -43,6 +42,7 @@ from dockstate.state import (
     Upsert,
     apply_change,
 )
+from dockstate.wire import EncodedChange, ObjectCache, change_json
 
 SETTINGS = settings(max_examples=100, deadline=None)
 KINDS: list[Kind] = ["container", "image", "volume", "network", "engine"]
@@ -97,10 +97,8 @@ class Client:
     def snapshot(self) -> None:
         """What server/_ws.py does for a subscription that needs a snapshot."""
         sub, state = self.sub, self.hub.state
-        text, sub.visible = self.hub.state_json(sub.filter)
-        sub.pending.clear()
-        sub.needs_snapshot, sub.resync_code = False, None
-        sub.sent_version = sub.offered_version = state.version
+        text, visible = self.hub.state_json(sub.filter)
+        sub.snapshot_taken(state.version, visible)
         self.state = json.loads(text)
         assert self.state["version"] == state.version
         self.version = state.version
@@ -234,7 +232,7 @@ def populated() -> Hub:
             Upsert(engine_info(name="web")),
         ]
     )
-    return Hub(state)
+    return wired_hub(state)
 
 
 ENGINE = {("engine", "engine_info"), ("engine", "system_stats")}
@@ -325,7 +323,7 @@ def test_a_draining_client_converges_to_the_filtered_state(
     max_pending: int,
 ) -> None:
     state = new_state()
-    hub = Hub(state, max_pending=max_pending)
+    hub = wired_hub(state, max_pending=max_pending)
     flt = compiled(raw)
     start = data.draw(st.integers(0, len(history)), label="subscribe after batch")
     drains = data.draw(
@@ -368,7 +366,7 @@ def test_resuming_from_any_version_in_the_window_converges(
     limit: int,
 ) -> None:
     state = new_state(history_limit=limit)
-    hub = Hub(state)
+    hub = wired_hub(state)
     flt = compiled(raw)
     held = {0: hub.state_json(flt)[0]}  # the filtered state at each version
     for ops in history:
@@ -382,9 +380,9 @@ def test_resuming_from_any_version_in_the_window_converges(
         sub = Subscription(f"s{version}", "changes", flt)
         if version < state.oldest:
             with pytest.raises(VersionExpired):
-                hub.resume(sub, version)
+                hub.resume(sub, version, state.changes_since(version))
             continue
-        hub.resume(sub, version)
+        hub.resume(sub, version, state.changes_since(version))
         assert not sub.needs_snapshot
         assert sub.resync_code is None
         client = Client(hub, sub, json.loads(text), version)
@@ -407,24 +405,24 @@ def test_resuming_from_any_version_in_the_window_converges(
 
 def test_resuming_from_the_future_fails_and_leaves_the_subscription_alone() -> None:
     state = new_state()
-    hub = Hub(state)
+    hub = wired_hub(state)
     state.apply([Upsert(volume("v1"))])
     sub = Subscription("s1", "changes", None)
     with pytest.raises(VersionTooNew):
-        hub.resume(sub, state.version + 1)
+        hub.resume(sub, state.version + 1, state.changes_since(state.version + 1))
     assert sub.needs_snapshot
 
 
 def test_resume_sends_the_missed_changes_only() -> None:
     state = new_state()
-    hub = Hub(state)
+    hub = wired_hub(state)
     state.apply([Upsert(volume("v1")), Upsert(volume("v2"))])
     since = state.version
     held = json.loads(hub.state_json(compile_filter({"kinds": ["volume"]}))[0])
     state.apply([Upsert(volume("v2", driver="nfs"))])
     state.apply([Remove("volume", "v1")])
     sub = Subscription("s1", "changes", compile_filter({"kinds": ["volume"]}))
-    hub.resume(sub, since)
+    hub.resume(sub, since, state.changes_since(since))
     client = Client(hub, sub, held, since)
 
     changes = client.drain()
@@ -438,7 +436,7 @@ def test_resume_sends_the_missed_changes_only() -> None:
 
 @pytest.fixture
 def hub() -> Hub:
-    return Hub(new_state())
+    return wired_hub(new_state())
 
 
 def watch(hub: Hub, raw: dict[str, Any] | None) -> Client:
@@ -472,7 +470,7 @@ def test_one_update_between_drains_arrives_verbatim(hub: Hub) -> None:
     [change] = client.drain()
 
     [committed_change] = [c for c in batch.changes if c.kind == "container"]
-    assert change == committed_change.to_json()
+    assert change == change_json(committed_change)
     assert change["patch"]
     client.assert_in_sync()
 
@@ -656,13 +654,13 @@ def test_snapshots_and_changes_reuse_cached_object_texts(
     state = hub.state
     state.apply([Upsert(volume("v1")), Upsert(volume("v2")), Upsert(container("c1"))])
     dumped: list[Any] = []
-    real = hub_module._dumps
+    real = wire_module._text
 
     def counting(value: Any) -> str:
         dumped.append(value)
         return real(value)
 
-    monkeypatch.setattr(hub_module, "_dumps", counting)
+    monkeypatch.setattr(wire_module, "_text", counting)
     first = hub.state_json(None)[0]
     objects = [v for v in dumped if isinstance(v, dict) and "rev" in v]
     assert len(objects) == 5  # 2 volumes, 1 container, engine_info, system_stats
@@ -688,7 +686,7 @@ def test_encoded_change_forms() -> None:
     [enc] = [EncodedChange(c, cache) for c in batch.changes if c.kind == "volume"]
     obj = state.snapshot()["volumes"]["v1"]
 
-    assert json.loads(enc.text()) == batch.changes[0].to_json()
+    assert json.loads(enc.text()) == change_json(batch.changes[0])
     assert enc.text() is enc.text()
     as_created = json.loads(enc.text_with_object("created"))
     assert as_created == {"v": enc.change.v, "kind": "volume", "op": "created", "id": "v1"} | {
@@ -703,8 +701,10 @@ def test_encoded_change_forms() -> None:
 # -- the hub's connections -----------------------------------------------------------------
 
 
-def test_registered_connections_are_woken_for_every_batch_until_unregistered(hub: Hub) -> None:
-    state = hub.state
+def test_registered_connections_are_woken_for_every_batch_until_unregistered() -> None:
+    state = new_state()
+    hub = Hub(state)
+    unsubscribe = state.subscribe(CommitPipeline(hub))
     woken: list[str] = []
     hub.register("a", [], lambda: woken.append("a"))
     hub.register("b", [], lambda: woken.append("b"))
@@ -718,6 +718,6 @@ def test_registered_connections_are_woken_for_every_batch_until_unregistered(hub
     state.apply([Upsert(volume("v2"))])  # commits nothing: no wake-up
     assert woken == ["b"]
 
-    hub.close()
+    unsubscribe()
     state.apply([Upsert(volume("v3"))])
     assert woken == ["b"]

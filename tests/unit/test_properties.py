@@ -45,6 +45,7 @@ from dockstate.state import (
     kind_of,
     replay,
 )
+from dockstate.wire import batch_json
 
 CONTAINER_IDS = ["c0", "c1", "c2", "c3"]
 IMAGE_IDS = ["i0", "i1", "i2"]
@@ -180,7 +181,7 @@ def objects_of(state: EngineState, kind: Kind) -> Iterable[Entity]:
 
 def wire(batches: Iterable[ChangeBatch]) -> list[dict[str, Any]]:
     """The batches as a client receives them: through JSON text."""
-    out: list[dict[str, Any]] = json.loads(json.dumps([b.to_json() for b in batches]))
+    out: list[dict[str, Any]] = json.loads(json.dumps([batch_json(b) for b in batches]))
     return out
 
 

@@ -22,7 +22,7 @@ from factories import (
 )
 from pydantic import ValidationError
 
-from dockstate.errors import InvalidBatch, StateError
+from dockstate.errors import AmbiguousReference, InvalidBatch, StateError
 from dockstate.state import (
     Cause,
     Change,
@@ -39,6 +39,7 @@ from dockstate.state import (
     apply_change,
     kind_of,
 )
+from dockstate.wire import change_json
 
 # -- helpers -------------------------------------------------------------------------------
 
@@ -72,7 +73,7 @@ def assert_batch_replays(before: dict[str, Any], batch: ChangeBatch, after: dict
     batch's wire changes take ``before`` to ``after``."""
     working = copy.deepcopy(before)
     for change in batch.changes:
-        wire = change.to_json()
+        wire = change_json(change)
         if change.op == "updated":
             assert change.obj is not None
             previous = object_json(working, change.kind, change.id)
@@ -111,7 +112,7 @@ def test_upserting_a_new_object_commits_created_with_the_full_object(
 
     change = change_of(batch, kind, obj.key)
     assert change.op == "created"
-    wire = change.to_json()
+    wire = change_json(change)
     assert wire["object"] == object_json(state.snapshot(), kind, obj.key)
     assert "patch" not in wire
     held = state.get(kind, obj.key)
@@ -131,7 +132,7 @@ def test_upserting_a_changed_object_commits_updated_with_a_patch(
 
     change = change_of(batch, kind, new.key)
     assert change.op == "updated"
-    wire = change.to_json()
+    wire = change_json(change)
     assert "object" not in wire
     patched = jsonpatch.apply_patch(object_json(before, kind, new.key), wire["patch"])
     assert patched == object_json(state.snapshot(), kind, new.key)
@@ -153,7 +154,7 @@ def test_removing_a_held_object_commits_removed(
 
     change = change_of(batch, kind, obj.key)
     assert change.op == "removed"
-    assert change.to_json() == {
+    assert change_json(change) == {
         "v": change.v,
         "kind": kind,
         "op": "removed",
@@ -189,13 +190,13 @@ def test_causes_travel_with_their_changes() -> None:
 
     batch = committed(state, [Upsert(container("c1"), cause)])
 
-    assert change_of(batch, "container", "c1").to_json()["cause"] == {
+    assert change_json(change_of(batch, "container", "c1"))["cause"] == {
         "type": "container",
         "action": "create",
         "time_nano": 1_763_800_000_123_456_789,
     }
     # Derived changes have no cause of their own.
-    assert "cause" not in change_of(batch, "engine", "system_stats").to_json()
+    assert "cause" not in change_json(change_of(batch, "engine", "system_stats"))
 
 
 # -- versions and revs --------------------------------------------------------------------
@@ -410,7 +411,7 @@ def test_an_image_created_after_its_containers_lists_them() -> None:
 
     batch = committed(state, [Upsert(image("i1"))])
 
-    created = change_of(batch, "image", "i1").to_json()["object"]
+    created = change_json(change_of(batch, "image", "i1"))["object"]
     assert created["containers"] == ["c1", "c2"]
     assert state.images["i1"].containers == ["c1", "c2"]
 
@@ -421,7 +422,7 @@ def test_an_image_upserted_with_its_container_is_created_complete() -> None:
     # The image comes first in the batch; its created object already lists the container.
     batch = committed(state, [Upsert(image("i1")), Upsert(container("c1", image="i1"))])
 
-    assert change_of(batch, "image", "i1").to_json()["object"]["containers"] == ["c1"]
+    assert change_json(change_of(batch, "image", "i1"))["object"]["containers"] == ["c1"]
 
 
 def test_an_image_removed_and_recreated_still_knows_its_containers() -> None:
@@ -431,7 +432,7 @@ def test_an_image_removed_and_recreated_still_knows_its_containers() -> None:
     committed(state, [Remove("image", "i1")])
     batch = committed(state, [Upsert(image("i1"))])
 
-    assert change_of(batch, "image", "i1").to_json()["object"]["containers"] == ["c1"]
+    assert change_json(change_of(batch, "image", "i1"))["object"]["containers"] == ["c1"]
 
 
 def test_an_image_without_tags_is_dangling() -> None:
@@ -504,7 +505,7 @@ def test_a_volume_created_after_its_containers_lists_them() -> None:
 
     batch = committed(state, [Upsert(volume("data"))])
 
-    assert change_of(batch, "volume", "data").to_json()["object"]["used_by"] == ["c1"]
+    assert change_json(change_of(batch, "volume", "data"))["object"]["used_by"] == ["c1"]
 
 
 def test_network_containers_follow_containers_that_name_it() -> None:
@@ -555,7 +556,7 @@ def test_a_network_created_after_its_containers_lists_them() -> None:
 
     batch = committed(state, [Upsert(network("n7", name="backend"))])
 
-    assert change_of(batch, "network", "n7").to_json()["object"]["containers"] == ["c1"]
+    assert change_json(change_of(batch, "network", "n7"))["object"]["containers"] == ["c1"]
     assert state.networks["n7"].containers == ["c1"]
 
 
@@ -789,3 +790,16 @@ def test_a_container_has_no_env_field() -> None:
     schema = Container.model_json_schema()
     assert "env" not in schema["properties"]
     assert schema.get("additionalProperties") is False
+
+
+def test_a_container_reference_reads_as_docker_reads_it() -> None:
+    """An id, a name or a prefix of one id names a container; a prefix of several is refused
+    (the engine answers such a reference with a 500); an unknown one is left to the engine."""
+    state = new_state()
+    state.apply([Upsert(container(k)) for k in ("abc111", "abc222", "def333")])
+    assert state.container_id("abc111") == "abc111"
+    assert state.container_id("name-def333") == "def333"
+    assert state.container_id("abc2") == "abc222"
+    assert state.container_id("ffff") == "ffff"
+    with pytest.raises(AmbiguousReference, match="begins 2 containers' ids"):
+        state.container_id("abc")

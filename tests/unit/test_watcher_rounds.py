@@ -8,8 +8,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-from dockstate.engine import DockerClient, Watcher
-from dockstate.state import EngineState
+from dockstate.engine import Dialect, DockerClient, Watcher, format_since
+from dockstate.state import ChangeBatch, Container, EngineInfo, EngineState
 
 CID = "c" * 64
 
@@ -33,12 +33,16 @@ class ScriptedEngine:
     that wait for :meth:`answer`."""
 
     host = "unix:///scripted"
+    dialect = Dialect()  # Docker's
 
-    def __init__(self, first: dict[str, Any]) -> None:
+    def __init__(self, first: dict[str, Any], *, hold_load: bool = False) -> None:
         self.events_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.pending: asyncio.Queue[asyncio.Future[dict[str, Any] | None]] = asyncio.Queue()
         self.first = first
-        self.loaded = False
+        self.loaded = hold_load  # held: the load's own inspect waits for an answer too
+        self.since: list[str | None] = []  # of each events() call
+        self.listings = 0
+        self.auto: dict[str, Any] | None = None  # when set, every inspect answers it at once
 
     async def ping(self) -> float:
         return 0.0
@@ -50,6 +54,7 @@ class ScriptedEngine:
         return {}
 
     async def list_containers(self) -> list[dict[str, Any]]:
+        self.listings += 1
         state = self.first["State"]["Status"]
         return [{"Id": CID, "Names": ["/web"], "Image": "app", "ImageID": "sha256:img",
                  "State": state, "Status": state.capitalize(), "Created": 1767225600}]  # fmt: skip
@@ -67,6 +72,8 @@ class ScriptedEngine:
         if not self.loaded:
             self.loaded = True
             return self.first
+        if self.auto is not None:
+            return self.auto
         answer: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         await self.pending.put(answer)
         return await answer
@@ -75,9 +82,12 @@ class ScriptedEngine:
     async def events(
         self, since: str | None = None
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        self.since.append(since)
+
         async def stream() -> AsyncIterator[dict[str, Any]]:
             while True:
                 yield await self.events_queue.get()
+                await asyncio.sleep(0)  # as a socket would, now and then
 
         yield stream()
 
@@ -144,3 +154,119 @@ async def test_a_container_that_restarts_by_itself_waits_for_its_inspect() -> No
     inspect.set_result(inspect_data("restarting", exit_code=1, policy="always"))
     await _until(lambda: state.containers[CID].state == "restarting")
     task.cancel()
+
+
+async def test_a_die_before_the_loads_inspect_waits_for_its_own_inspect() -> None:
+    """The listing does not tell a restart policy: until an inspect has, a ``die`` is not
+    shown as ``exited`` (the engine may have the container ``restarting``)."""
+    engine = ScriptedEngine(inspect_data("running", policy="always"), hold_load=True)
+    state = EngineState()
+    shown: list[str] = []
+
+    def record(batch: ChangeBatch) -> None:
+        shown.extend(c.obj.state for c in batch.changes if isinstance(c.obj, Container))
+
+    state.subscribe(record)
+    watcher = Watcher(state, cast(DockerClient, engine), coalesce_window=0)
+    task = asyncio.create_task(watcher.run())
+    detail = await _next(engine.pending)  # the load's inspect of the container, held back
+    assert state.containers[CID].state == "running"  # listed
+    engine.push("die", 1, exitCode="1")
+    inspect = await _next(engine.pending)  # the die's own inspect
+    assert "exited" not in shown
+    inspect.set_result(inspect_data("restarting", exit_code=1, policy="always"))
+    await _until(lambda: state.containers[CID].state == "restarting")
+    detail.set_result(inspect_data("running", policy="always"))  # older than the die's read
+    await asyncio.sleep(0.05)
+    assert state.containers[CID].state == "restarting"
+    assert "exited" not in shown
+    task.cancel()
+
+
+async def test_a_full_backlog_is_dropped_and_the_watcher_resumes_and_relists() -> None:
+    """Past ``max_backlog`` waiting events, the backlog is dropped and the session ends with
+    a clear error; the next session resumes the stream after the last event handled and
+    relists. Nothing is lost silently."""
+    engine, state = ScriptedEngine(inspect_data("running")), EngineState()
+    statuses: list[tuple[str, str | None]] = []
+
+    def record(batch: ChangeBatch) -> None:
+        statuses.extend(
+            (c.obj.status, c.obj.last_error) for c in batch.changes if isinstance(c.obj, EngineInfo)
+        )
+
+    state.subscribe(record)
+    watcher = Watcher(
+        state, cast(DockerClient, engine), coalesce_window=0, max_backlog=5, backoff_initial=0.01
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        await _until(lambda: CID in state.containers and state.containers[CID].finished_at)
+        listings = engine.listings
+        engine.push("start", 1)
+        held = [await _next(engine.pending)]
+        engine.push("start", 2)
+        held.append(await _next(engine.pending))  # two rounds in flight: the next event waits
+        for nano in range(3, 21):
+            engine.push("start", nano)
+        await _until(lambda: watcher.stats.backlog_overflows == 1)
+        assert watcher._queue.qsize() <= 1  # the backlog dropped: at most the error waits
+        engine.auto = inspect_data("running")  # from now on the engine answers at once
+        for answer in held:
+            answer.set_result(inspect_data("running"))
+        await _until(lambda: len(engine.since) == 2 and statuses[-1][0] == "connected")
+        # Events 1 to 3 were handled (3 waited for a round to end); 4 to 8 waited when the 9th
+        # came: all six dropped, and read again from the engine (a real one replays 3 on).
+        assert engine.since[-1] == format_since(3)
+        assert engine.listings == listings + 1  # relisted
+        disconnected = [error for status, error in statuses if status == "disconnected"]
+        assert len(disconnected) == 1
+        assert "fell 6 events behind the engine" in (disconnected[0] or "")  # 4 to 9
+    finally:
+        task.cancel()
+
+
+async def test_a_reconciliation_leaves_an_object_with_an_event_in_flight_to_it() -> None:
+    """The listing says exited, but an event about the container arrived after the listing
+    was requested: the state keeps the newer truth and no repair is counted."""
+    engine = ScriptedEngine(inspect_data("running"))
+    state = EngineState()
+    watcher = Watcher(state, cast(DockerClient, engine), coalesce_window=0)
+    await watcher.load_once()
+    assert state.containers[CID].state == "running"
+    engine.first = inspect_data("exited")  # what the (older) listing now says
+    engine.auto = inspect_data("exited")
+
+    since = watcher._handled
+    watcher._arrived({"Type": "container", "Action": "start", "Actor": {"ID": CID}})
+    assert await watcher.reconcile(since) == 0
+    assert state.containers[CID].state == "running"  # not moved backwards
+    assert watcher.stats.repairs == 0
+    assert watcher.stats.reconcile_skipped == 1
+
+    # Once that event is handled (its own re-read committed), the same disagreement with no
+    # event in flight is a repair, counted and committed.
+    watcher._handled = watcher._arrivals
+    assert await watcher.reconcile() == 1
+    assert state.containers[CID].state == "exited"
+    assert watcher.stats.repairs == 1
+
+
+async def test_a_cancel_as_an_event_arrives_stops_the_watcher() -> None:
+    """Cancelling the watcher in the very step an event reaches its queue ends it. Python
+    3.11's ``asyncio.wait_for`` returned the event and swallowed such a cancel, and the watcher
+    went on forever: a test run hung on it (and a server's shutdown would have)."""
+    engine, state = ScriptedEngine(inspect_data("running")), EngineState()
+    engine.auto = inspect_data("running")
+    watcher = Watcher(state, cast(DockerClient, engine), coalesce_window=0)
+    task = asyncio.create_task(watcher.run())
+    await _until(lambda: watcher.connected.is_set())
+    await asyncio.sleep(0.01)  # the watcher waits for its next event
+    # What the pump does with an event from the stream, then the cancel, in one step.
+    watcher._queue.put_nowait(
+        {"Type": "container", "Action": "start", "timeNano": 1, "Actor": {"ID": CID}}
+    )
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert task in done, "the cancelled watcher is still running"
+    assert task.cancelled()

@@ -4,6 +4,7 @@
 //
 // Everything the tests create is labelled `dockstate.test.ui=1` and named `dst-ui-…`: other
 // test sessions may share the engine, and the tests remove only what they made.
+import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Agent, request } from "node:http";
@@ -146,6 +147,48 @@ export function useServerAndBrowser() {
   return env;
 }
 
+/**
+ * A Docker registry on a loopback port with one fresh image pushed to it (the test image and
+ * two layers of random bytes) and a throttling proxy before it, so that a pull takes a few
+ * seconds (``rate``: bytes a second): tests/server/registry_harness.py, the pull tests' own.
+ * ``image`` is the reference
+ * to pull (through the proxy). ``stop()`` ends it and removes what it made, the pulled image
+ * too.
+ */
+export async function startRegistry({ rate = 600_000 } = {}) {
+  const python = process.env.DOCKSTATE_PYTHON ?? join(root, ".venv", "bin", "python");
+  const script = join(root, "tests", "server", "registry_harness.py");
+  const child = spawn(python, [script, "--label", LABEL, "--rate", String(rate)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise((r) => child.once("exit", r));
+  const line = await new Promise((resolveLine, reject) => {
+    let text = "";
+    const timer = setTimeout(() => reject(new Error("the registry did not start within 180 s")), 180_000);
+    child.stdout.on("data", (chunk) => {
+      text += chunk;
+      const end = text.indexOf("\n");
+      if (end >= 0) {
+        clearTimeout(timer);
+        resolveLine(text.slice(0, end));
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`registry_harness.py exited with ${code}`));
+    });
+  });
+  const { image, registry } = JSON.parse(line);
+  return {
+    image,
+    host: `127.0.0.1:${registry}`,
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
 export async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }
@@ -161,6 +204,21 @@ export async function signedInPage(browser, server) {
   });
   await page.goto(server.signInUrl);
   return { context, page, errors };
+}
+
+/**
+ * Call ``fn`` until it returns something truthy (returned), every 200 ms for at most
+ * ``timeout`` ms; then fail, saying ``what`` was awaited and what ``fn`` last returned.
+ */
+export async function waitFor(fn, what, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`${what} (within ${timeout} ms; last: ${JSON.stringify(last)})`);
 }
 
 /** Wait until the connection badge says Live. */

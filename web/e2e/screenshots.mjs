@@ -2,8 +2,9 @@
 //
 //   cd web && npm run build && node e2e/screenshots.mjs [--keep] [NAME...]
 //
-// NAMEs (containers, containers-grouped, images, volumes, networks, engine, history) take only
-// those pictures; without, all of them.
+// NAMEs (containers, containers-grouped, images, volumes, networks, engine, history, logs,
+// container, run, pull) take only those pictures; without, all of them. `pull` pulls from a
+// registry of its own on this machine (harness.startRegistry).
 //
 // It makes a small, plausible state on the engine ($DOCKER_HOST, else /var/run/docker.sock):
 // two compose projects (by their labels), a standalone container, some running, one paused,
@@ -15,7 +16,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LABEL, TEST_IMAGE, launchBrowser, startServer, waitLive } from "./harness.mjs";
+import { LABEL, TEST_IMAGE, launchBrowser, startRegistry, startServer, waitLive } from "./harness.mjs";
 
 const out = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "screenshots");
 const keep = process.argv.includes("--keep");
@@ -55,6 +56,23 @@ function container(name, img, labels, extra = [], command = ["sleep", "86400"]) 
   docker(["run", "-d", "--name", name, ...labelArgs(...labels), ...extra, img, ...command]);
 }
 
+// What the shop's services write: JSON access lines, coloured levels, warnings on stderr.
+const API_LOG = [
+  `printf '\\033[32mINFO\\033[0m  api 1.4.2 listening on :8080 (pid %d)\\n' $$`,
+  "i=0; while :; do i=$((i+1))",
+  `printf '{"level":"info","msg":"request","method":"GET","path":"/api/cart/%d","status":200,"ms":%d}\\n' $((RANDOM % 500)) $((RANDOM % 80 + 3))`,
+  `[ $((i % 6)) -eq 0 ] && printf '\\033[33mWARN\\033[0m  slow query on orders: %d ms\\n' $((RANDOM % 900 + 300)) >&2`,
+  "sleep 0.$((RANDOM % 6 + 3)); done",
+].join("; ");
+const WEB_LOG = [
+  "i=0; while :; do i=$((i+1))",
+  `printf '172.18.0.1 - - "GET /static/app.%d.js HTTP/1.1" \\033[32m200\\033[0m %d\\n' $((RANDOM % 9)) $((RANDOM % 90000 + 900))`,
+  `[ $((i % 9)) -eq 0 ] && printf '172.18.0.1 - - "GET /favicon.ico HTTP/1.1" \\033[31m404\\033[0m 153\\n'`,
+  "sleep 0.$((RANDOM % 5 + 4)); done",
+].join("; ");
+const DB_LOG = "i=0; while :; do i=$((i+1)); echo \"LOG:  checkpoint complete: wrote $((RANDOM % 90 + 1)) buffers\"; sleep 1.7; done";
+const sh = (script) => ["sh", "-c", script];
+
 function setUp() {
   const shop = "dst-ui-shop";
   const mon = "dst-ui-monitoring";
@@ -84,12 +102,12 @@ function setUp() {
   const net = (project) => ["--network", `${project}_default`];
   container(`${shop}-db-1`, "dst-ui/postgres:16", compose(shop, "db"), [
     ...net(shop), ...healthy, "-v", `${shop}_db-data:/var/lib/postgresql/data`,
-  ]);
-  container(`${shop}-api-1`, "dst-ui/shop-api:1.4.2", compose(shop, "api", 1), [...net(shop), ...healthy]);
-  container(`${shop}-api-2`, "dst-ui/shop-api:1.4.2", compose(shop, "api", 2), [...net(shop), ...healthy]);
+  ], sh(DB_LOG));
+  container(`${shop}-api-1`, "dst-ui/shop-api:1.4.2", compose(shop, "api", 1), [...net(shop), ...healthy], sh(API_LOG));
+  container(`${shop}-api-2`, "dst-ui/shop-api:1.4.2", compose(shop, "api", 2), [...net(shop), ...healthy], sh(API_LOG));
   container(`${shop}-web-1`, "dst-ui/shop-web:1.4.2", compose(shop, "web"), [
     ...net(shop), "-p", "127.0.0.1::80", "-p", "127.0.0.1::443",
-  ]);
+  ], sh(WEB_LOG));
   container(`${shop}-worker-1`, "dst-ui/shop-api:1.4.2", compose(shop, "worker"), net(shop));
   docker(["pause", `${shop}-worker-1`]);
   container(`${shop}-migrate-1`, "dst-ui/shop-api:1.4.2", compose(shop, "migrate"), net(shop), ["true"]);
@@ -186,6 +204,78 @@ async function main() {
       const file = join(out, "history.png");
       await page.screenshot({ path: file });
       console.log(`wrote ${file}`);
+    }
+    if (wanted("logs")) {
+      // The shop's log, every container merged, a search on.
+      await page.goto(`${server.url}/#/logs/project/dst-ui-shop`);
+      await page.getByTestId("log-line").first().waitFor();
+      await page.waitForTimeout(4000);
+      await page.getByLabel("Search the log").fill("cart");
+      await page.waitForTimeout(500);
+      await page.mouse.move(0, 799);
+      const file = join(out, "logs.png");
+      await page.screenshot({ path: file });
+      console.log(`wrote ${file}`);
+    }
+    if (wanted("container")) {
+      // The database's page, whole: its health checks, mounts, network, usage and history.
+      await page.goto(`${server.url}/#/containers/dst-ui-shop-db-1`);
+      const view = page.getByTestId("container-page");
+      await view.locator('[data-testid="container-health"] .health-log').waitFor({ timeout: 30_000 });
+      await view.getByTestId("chart-cpu").waitFor();
+      await page.waitForTimeout(4000); // a few samples in the charts
+      await page.mouse.move(0, 799);
+      const file = join(out, "container.png");
+      await page.screenshot({ path: file, fullPage: true });
+      console.log(`wrote ${file}`);
+    }
+    if (wanted("run")) {
+      await page.goto(`${server.url}/#/containers`);
+      await page.getByLabel("Search containers").fill("dst-ui-shop"); // the engine may hold others'
+      await page.getByRole("button", { name: "Run…" }).click();
+      const dialog = page.getByRole("dialog", { name: "Run a container" });
+      for (const [label, value] of [
+        ["Image", "dst-ui/shop-web:1.4.2"],
+        ["Name", "shop-web-canary"],
+        ["Ports", "127.0.0.1:8081:80"],
+        ["Volumes", "dst-ui-shop_db-data:/data:ro"],
+        ["Labels", "team=shop\ntier=canary"],
+      ]) {
+        await dialog.getByLabel(new RegExp(`^${label}`)).fill(value);
+      }
+      await dialog.getByLabel("Network").selectOption("dst-ui-shop_default");
+      await dialog.getByLabel("Restart policy").selectOption("on-failure");
+      await dialog.getByLabel("Restarts at most").fill("3");
+      await dialog.getByRole("button", { name: "Add variable" }).click();
+      await dialog.getByLabel("Variable 1 name").fill("API_TOKEN");
+      await dialog.getByLabel("Variable 1 value").fill("not-a-real-token");
+      await page.mouse.move(0, 799);
+      const file = join(out, "run.png");
+      await page.screenshot({ path: file });
+      console.log(`wrote ${file}`);
+      await page.keyboard.press("Escape");
+    }
+    if (wanted("pull")) {
+      // A pull on its way: the registry's proxy sends 200 kB a second.
+      const registry = await startRegistry({ rate: 200_000 });
+      try {
+        await page.goto(`${server.url}/#/images`);
+        await page.getByRole("button", { name: "Pull…" }).click();
+        const dialog = page.getByRole("dialog", { name: "Pull an image" });
+        await dialog.getByRole("textbox", { name: "Image" }).fill(registry.image);
+        await dialog.getByRole("button", { name: "Pull", exact: true }).click();
+        await page.waitForFunction(() => {
+          const bar = document.querySelector('[role="progressbar"]');
+          return bar && Number(bar.getAttribute("aria-valuenow")) >= 30;
+        }, null, { timeout: 60_000 });
+        await page.mouse.move(0, 799);
+        const file = join(out, "pull.png");
+        await page.screenshot({ path: file });
+        console.log(`wrote ${file}`);
+        await dialog.locator('[data-testid="pull-progress"][data-state="done"]').waitFor({ timeout: 120_000 });
+      } finally {
+        await registry.stop();
+      }
     }
     await context.close();
   } finally {

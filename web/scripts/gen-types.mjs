@@ -146,7 +146,44 @@ async function generate() {
     format: true,
     style: { printWidth: 100, semi: true, singleQuote: false, trailingComma: "all" },
   });
-  return `${body.trimEnd()}\n\nexport const PROTOCOL = ${JSON.stringify(published.protocol)};\n`;
+  return `${body.trimEnd()}\n\nexport const PROTOCOL = ${JSON.stringify(published.protocol)};\n${kinds(published)}`;
+}
+
+/**
+ * The kinds, read from the schema rather than written again: every kind a change can have
+ * (the enum of Change.kind), and for each kind with a map in EngineState the map's name (the
+ * property whose values are that kind's entity, e.g. containers: {[id]: Container}).
+ */
+function kinds(published) {
+  const kindsOfChange = published.types?.Change?.properties?.kind?.enum;
+  if (!Array.isArray(kindsOfChange) || kindsOfChange.length === 0) {
+    throw new Error("the schema's Change has no enum of kinds");
+  }
+  const byEntity = Object.fromEntries(kindsOfChange.map((k) => [k.toLowerCase(), k]));
+  const maps = {};
+  for (const [name, prop] of Object.entries(published.types.EngineState.properties)) {
+    const ref = prop?.additionalProperties?.$ref;
+    if (typeof ref !== "string") continue;
+    const kind = byEntity[ref.split("/").pop().toLowerCase()];
+    if (!kind) throw new Error(`EngineState.${name} holds ${ref}, which is no kind of Change`);
+    maps[kind] = name;
+  }
+  const objectKinds = kindsOfChange.filter((k) => k in maps);
+  const lines = [
+    "",
+    "/** Every kind of object a change names (the enum of Change.kind). */",
+    `export const KINDS = [${kindsOfChange.map((k) => JSON.stringify(k)).join(", ")}] as const;`,
+    "export type Kind = (typeof KINDS)[number];",
+    "/** The kinds with a map of objects in EngineState, and the name of that map. */",
+    "export const MAP_OF_KIND = {",
+    ...objectKinds.map((k) => `  ${k}: ${JSON.stringify(maps[k])},`),
+    "} as const;",
+    "export type ObjectKind = keyof typeof MAP_OF_KIND;",
+    "export const OBJECT_KINDS = Object.keys(MAP_OF_KIND) as ObjectKind[];",
+    "export type MapName = (typeof MAP_OF_KIND)[ObjectKind];",
+    "",
+  ];
+  return lines.join("\n");
 }
 
 const text = await generate();

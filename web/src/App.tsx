@@ -1,10 +1,12 @@
-import { useEffect, useSyncExternalStore } from "react";
+import { useEffect, useMemo, useSyncExternalStore } from "react";
 import { ConfirmProvider } from "./components/Confirm";
 import { HistoryProvider } from "./components/History";
 import { ConnectionBadge, healthOf, Notices, StaleBanner } from "./components/Status";
+import { ContainerPage } from "./pages/Container";
 import { ContainersPage } from "./pages/Containers";
 import { EnginePage } from "./pages/Engine";
 import { ImagesPage } from "./pages/Images";
+import { LogsPage, parseLogsHash } from "./pages/Logs";
 import { NetworksPage } from "./pages/Networks";
 import { VolumesPage } from "./pages/Volumes";
 import { useEngineState } from "./react/hooks";
@@ -19,10 +21,23 @@ const PAGES = {
 } as const;
 type PageName = keyof typeof PAGES;
 
-function currentPage(): PageName {
-  const name = window.location.hash.replace(/^#\/?/, "");
+function pageOf(hash: string): PageName {
+  const name = hash.replace(/^#\/?/, "");
   return name in PAGES ? (name as PageName) : "containers";
 }
+
+/** The container of a `#/containers/<id or name>` address (its page), or null. */
+function containerOf(hash: string): string | null {
+  const m = /^#\/containers\/(.+)$/.exec(hash);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return null;
+  }
+}
+
+const currentHash = () => window.location.hash;
 
 function subscribeHash(listener: () => void) {
   window.addEventListener("hashchange", listener);
@@ -59,7 +74,11 @@ function Title() {
 }
 
 export function App() {
-  const page = useSyncExternalStore(subscribeHash, currentPage, currentPage);
+  const hash = useSyncExternalStore(subscribeHash, currentHash, currentHash);
+  // `#/logs/…` and `#/containers/<id>` are pages of their own, under Containers in the navigation.
+  const logs = useMemo(() => parseLogsHash(hash), [hash]);
+  const container = logs ? null : containerOf(hash);
+  const page = logs || container !== null ? "containers" : pageOf(hash);
   const live = useEngineState(isLive);
   const hasData = useEngineState((s) => s.data !== null);
   const { Page } = PAGES[page];
@@ -82,8 +101,18 @@ export function App() {
       <Notices />
       <main className={live ? "live" : "stale"} aria-busy={!hasData}>
         {/* One History panel at a time, closed when the page changes. */}
-        <HistoryProvider key={page}>
-          {hasData || page === "engine" ? <Page /> : <div className="loading">Loading the engine's state…</div>}
+        <HistoryProvider key={logs ? "logs" : container !== null ? `container:${container}` : page}>
+          {logs ? (
+            <LogsPage target={logs} />
+          ) : hasData || page === "engine" ? (
+            container !== null ? (
+              <ContainerPage key={container} target={container} />
+            ) : (
+              <Page />
+            )
+          ) : (
+            <div className="loading">Loading the engine's state…</div>
+          )}
         </HistoryProvider>
       </main>
     </ConfirmProvider>

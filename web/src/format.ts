@@ -63,3 +63,8 @@ export function containerNames(
 ): string[] {
   return ids.map((id) => containers?.[id]?.name ?? shortId(id)).sort((a, b) => a.localeCompare(b));
 }
+
+/** The address of a container's page (a hash route: it can be shared and reloaded). */
+export function containerHref(id: string): string {
+  return `#/containers/${encodeURIComponent(id)}`;
+}

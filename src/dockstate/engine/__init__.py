@@ -2,9 +2,9 @@
 
 from ._client import (
     DEFAULT_DOCKER_HOST,
+    MAX_API_VERSION,
     ContainerAction,
     DockerClient,
-    PruneKind,
     resolve_docker_host,
 )
 from ._convert import (
@@ -14,16 +14,23 @@ from ._convert import (
     network_from_api,
     volume_from_api,
 )
-from ._events import DockerEvent, EventDeduper, format_since, targets_of
-from ._watcher import Watcher, WatcherStats
+from ._dialect import Dialect
+from ._events import DockerEvent, EventDeduper, Read, Relist, Target, format_since, targets_of
+from ._watcher import MAX_BACKLOG, EventBacklogFull, Watcher, WatcherStats
 
 __all__ = [
     "DEFAULT_DOCKER_HOST",
+    "MAX_API_VERSION",
+    "MAX_BACKLOG",
     "ContainerAction",
+    "Dialect",
     "DockerClient",
     "DockerEvent",
+    "EventBacklogFull",
     "EventDeduper",
-    "PruneKind",
+    "Read",
+    "Relist",
+    "Target",
     "Watcher",
     "WatcherStats",
     "container_from_inspect",

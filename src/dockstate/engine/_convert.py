@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from ..state import (
     COMPOSE_PROJECT_LABEL,
     COMPOSE_SERVICE_LABEL,
     Container,
     ContainerNetwork,
+    ContainerState,
     EngineInfo,
     EngineStatus,
+    HealthStatus,
     Image,
     Mount,
     Network,
@@ -25,6 +27,7 @@ from ..state import (
 )
 
 __all__ = [
+    "STATE_WORDS",
     "container_from_inspect",
     "container_from_list",
     "container_summary",
@@ -43,6 +46,26 @@ _NONE_TAGS = {"<none>:<none>", "<none>@<none>"}
 _EXIT_CODE_STATES = {"exited", "restarting"}
 
 ContainerSummary = tuple[str, str, str, str | None, int | None, tuple[str, ...]]
+
+#: Container states in other words than Docker's, as Docker would say them: Podman's
+#: (``stopped`` between ``die`` and ``cleanup``, ``configured`` and ``initialized`` before
+#: the first start, ``stopping``). A state no engine is known to report reads as ``dead``:
+#: shown, never a reason to stop watching.
+STATE_WORDS = {
+    "stopped": "exited",
+    "configured": "created",
+    "initialized": "created",
+    "stopping": "running",
+    "unknown": "dead",
+}
+_DOCKER_STATES = frozenset(get_args(ContainerState))
+_HEALTH_WORDS = frozenset(get_args(HealthStatus))
+
+
+def _state(word: object) -> str:
+    """A container's state in Docker's words (:data:`STATE_WORDS`)."""
+    text = str(word or "created")
+    return text if text in _DOCKER_STATES else STATE_WORDS.get(text, "dead")
 
 
 def _time(value: str | None) -> str | None:
@@ -89,9 +112,9 @@ def container_from_inspect(data: dict[str, Any]) -> Container:
     config = data.get("Config") or {}
     settings = data.get("NetworkSettings") or {}
     labels: dict[str, str] = config.get("Labels") or {}
-    status = str(state.get("Status", "created"))
+    status = _state(state.get("Status"))
     health = (state.get("Health") or {}).get("Status")
-    health = health if health in ("starting", "healthy", "unhealthy") else None
+    health = health if health in _HEALTH_WORDS else None
     exit_code = int(state.get("ExitCode", 0)) if status in _EXIT_CODE_STATES else None
     args = data.get("Args") or []
     command = " ".join([str(data.get("Path", "")), *map(str, args)]).strip()
@@ -149,12 +172,19 @@ _LIST_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 def list_item_summary(item: dict[str, Any]) -> ContainerSummary:
     """What ``GET /containers/json`` says of a container, comparable to :func:`container_summary`.
 
-    Reconciliation compares the two to find the containers worth inspecting again.
+    Reconciliation compares the two to find the containers worth inspecting again. The health
+    is the item's ``Health.Status`` where the engine sends it (API 1.52+), else read from its
+    ``Status`` text.
     """
     status = str(item.get("Status", ""))
-    state = str(item.get("State", ""))
-    health_match = _LIST_HEALTH.search(status)
-    health = health_match.group(1).removeprefix("health: ") if health_match else None
+    state = _state(item.get("State"))
+    listed_health = item.get("Health")
+    if isinstance(listed_health, dict):
+        word = listed_health.get("Status")
+        health = word if word in _HEALTH_WORDS else None
+    else:
+        health_match = _LIST_HEALTH.search(status)
+        health = health_match.group(1).removeprefix("health: ") if health_match else None
     exit_match = _LIST_EXIT.match(status)
     exit_code = int(exit_match.group(1)) if exit_match and state in _EXIT_CODE_STATES else None
     names = item.get("Names") or ["/"]

@@ -7,33 +7,40 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..state import Cause
+from ..state import KINDS, Cause, ObjectKind
 
 __all__ = [
-    "RELISTS",
     "DockerEvent",
     "EventDeduper",
+    "Read",
+    "Relist",
     "Target",
-    "TargetKind",
     "format_since",
     "targets_of",
 ]
 
-TargetKind = Literal[
-    "container", "volume", "network", "engine", "containers", "images", "volumes", "networks"
-]
-#: Something the watcher re-reads: one container, volume or network (by id), the engine's
-#: info, or a whole kind (plural; the id is empty). Images are always relisted whole: one
-#: call, and tag/untag events name the image in ways that a single inspect cannot settle.
-#: Prunes are relisted whole too: some engines send no per-object event for what they prune.
-Target = tuple[TargetKind, str]
-RELISTS: tuple[TargetKind, ...] = ("containers", "images", "volumes", "networks")
-_PLURAL: dict[str, TargetKind] = {
-    "container": "containers",
-    "image": "images",
-    "volume": "volumes",
-    "network": "networks",
-}
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Re-read one object: a container, volume or network by id (an inspect; a 404 means
+    it was removed), or the engine's info (kind ``engine``, id ``engine_info``)."""
+
+    kind: ObjectKind | Literal["engine"]
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Relist:
+    """Re-list a whole kind (``Relist("image")``). Images are always relisted whole: one
+    call, and tag/untag events name the image in ways that a single inspect cannot settle.
+    Prunes are relisted whole too: some engines send no per-object event for what they prune.
+    """
+
+    kind: ObjectKind
+
+
+#: Something the watcher re-reads after an event.
+Target = Read | Relist
 
 # Container actions that change nothing dockstate shows. Health checks alone produce three
 # exec_* events per probe, so dropping them matters.
@@ -55,11 +62,18 @@ _IGNORED_CONTAINER_ACTIONS = frozenset(
 )
 
 
+# Network actions that (dis)connect a container: Docker names the network as the actor and the
+# container in the attributes; Podman names the container as the actor.
+_MEMBERSHIP_ACTIONS = frozenset({"connect", "disconnect"})
+
+
 @dataclass(frozen=True, slots=True)
 class DockerEvent:
     """One event of ``GET /events``, normalized.
 
-    ``action`` is cut at its first colon (``health_status: healthy`` -> ``health_status``,
+    Read from ``Type``, ``Action`` and ``Actor`` (API 1.22+), falling back on the old
+    ``status`` and ``id`` fields, which API 1.52 (Docker 29) no longer sends. ``action`` is cut
+    at its first colon (``health_status: healthy`` -> ``health_status``,
     with ``healthy`` in ``detail``).
     """
 
@@ -97,25 +111,31 @@ class DockerEvent:
 def targets_of(event: DockerEvent) -> set[Target]:
     """What must be re-read after ``event``; empty for events that change nothing shown."""
     kind, action, attrs = event.type, event.action, event.attributes
-    if action == "prune" and kind in _PLURAL:
-        return {(_PLURAL[kind], "")}
+    if action == "prune" and kind in KINDS:
+        return {Relist(KINDS[kind].kind)}  # type: ignore[index]  # checked: a kind
     if kind == "container":
         if action in _IGNORED_CONTAINER_ACTIONS or not event.actor_id:
             return set()
-        targets: set[Target] = {("container", event.actor_id)}
+        targets: set[Target] = {Read("container", event.actor_id)}
         if action == "commit":
-            targets.add(("images", ""))
+            targets.add(Relist("image"))
         return targets
     if kind == "image":
-        return {("images", "")}
+        return {Relist("image")}
+    if kind == "network" and action in _MEMBERSHIP_ACTIONS and not attrs.get("container"):
+        # Podman: the actor is the container, and the network is not named at all. The
+        # container's inspect names its networks (and one the state lacks is relisted).
+        return {Read("container", event.actor_id)} if event.actor_id else set()
     if kind in ("volume", "network"):
-        targets = {("volume" if kind == "volume" else "network", event.actor_id)}
+        # Podman's volume events name the volume only in their attributes.
+        key = event.actor_id or (attrs.get("name", "") if kind == "volume" else "")
+        reads = {Read("volume" if kind == "volume" else "network", key)}
         if attrs.get("container"):
             # Connecting, disconnecting, mounting and unmounting change the container too.
-            targets.add(("container", attrs["container"]))
-        return {t for t in targets if t[1]}
+            reads.add(Read("container", attrs["container"]))
+        return {r for r in reads if r.id}
     if kind == "daemon":
-        return {("engine", "")}
+        return {Read("engine", "engine_info")}
     return set()
 
 

@@ -2,6 +2,7 @@
 
 from ._app import create_app
 from ._config import ServerConfig
+from ._resume import changes_since
 from ._run import serve
 
-__all__ = ["ServerConfig", "create_app", "serve"]
+__all__ = ["ServerConfig", "changes_since", "create_app", "serve"]

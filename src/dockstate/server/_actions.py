@@ -1,25 +1,27 @@
 """The actions of protocol.md §6: REST calls that ask the Docker engine to change something.
 
-Every action is answered ``202 {"operation", "accepted_at_version"}`` once the engine has
-accepted it; its effect reaches the state (and every client) through the event stream, like
-any other change. Engine refusals keep Docker's own message: 404 no such object, 409 conflict
-(other 4xx pass through, 5xx become 502); an unreachable engine is 503. A read-only server
+Every action answers within a second (protocol.md §11, see ``_operations.py``): an engine
+refusal in that time keeps Docker's own message, 404 no such object, 409 conflict (other 4xx
+pass through, 5xx become 502; an unreachable engine is 503); otherwise ``202 {"operation",
+"accepted_at_version", "status"}`` while the engine works on, its outcome at
+``GET /api/v1/operations/{id}`` and in ``operation`` messages. Its effect reaches the state
+(and every client) through the event stream, like any other change. A read-only server
 refuses every action with 403.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar, get_args
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..engine import ContainerAction, PruneKind
-from ..errors import EngineAPIError, EngineUnavailable
+from ..engine import ContainerAction
+from ..state import Plural
 from ._context import ServerContext
+from ._operations import Operation, OperationStatus, Reporter
 from ._rest import Context, ProblemError, problem_responses, read_only_refusal
 
 __all__ = ["Accepted", "CreateRequest", "RenameRequest", "install_actions"]
@@ -33,9 +35,12 @@ NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 
 
 class Accepted(BaseModel):
-    """The engine has accepted an action; its effect arrives through the change stream."""
+    """The engine has accepted an action, or is still working on it; its effect arrives
+    through the change stream."""
 
-    operation: str = Field(description="A random id naming this action (it is in the log).")
+    operation: str = Field(
+        description="The id of this action's operation (GET /api/v1/operations/{id})."
+    )
     accepted_at_version: int = Field(
         description=(
             "The state version when the engine answered. Changes the action caused may be "
@@ -45,10 +50,16 @@ class Accepted(BaseModel):
     )
     id: str | None = Field(
         default=None,
-        description="Extension: the key of the object created (network id, volume name).",
+        description="Extension: the key of the object created (network id, volume name, "
+        "container id).",
     )
     report: dict[str, Any] | None = Field(
         default=None, description="Extension: the engine's prune report (what went, bytes freed)."
+    )
+    status: OperationStatus = Field(
+        default="done",
+        description="Extension: `done` when the engine finished within the second, else "
+        "`pending` (the outcome follows in `operation` messages).",
     )
 
 
@@ -81,27 +92,52 @@ def writable(ctx: Context) -> ServerContext:
 Writer = Annotated[ServerContext, Depends(writable)]
 
 
-async def perform(ctx: ServerContext, what: str, call: Awaitable[_T]) -> tuple[Accepted, _T]:
-    """Await an engine call; return its acceptance and result, or raise its problem."""
-    try:
-        result = await call
-    except EngineUnavailable as err:
-        raise ProblemError(503, str(err)) from None
-    except EngineAPIError as err:
-        status = err.status if 400 <= err.status < 500 else 502
-        raise ProblemError(status, err.message) from None
-    accepted = Accepted(operation=secrets.token_hex(8), accepted_at_version=ctx.state.version)
+async def perform(
+    ctx: ServerContext, action: str, target: str, call: Awaitable[_T]
+) -> tuple[Accepted, _T | None]:
+    """Run an engine call as an operation; return its acceptance, and its result when it
+    finished within the second, or raise the problem of a refusal in that time."""
+    operation, result = await ctx.operations.run(action, target, call)
+    accepted = Accepted(
+        operation=operation.operation,
+        accepted_at_version=ctx.state.version,
+        status=operation.status,
+    )
     log.info(
-        "operation %s: %s (accepted at version %d)",
+        "operation %s: %s %s (%s at version %d)",
         accepted.operation,
-        what,
+        action,
+        target,
+        accepted.status,
         accepted.accepted_at_version,
     )
     return accepted, result
 
 
-async def _accept(ctx: ServerContext, what: str, call: Awaitable[Any]) -> Accepted:
-    accepted, _ = await perform(ctx, what, call)
+async def perform_with(
+    ctx: ServerContext, action: str, target: str, make: Callable[[Reporter], Awaitable[_T]]
+) -> tuple[Accepted, _T | None, Operation]:
+    """:func:`perform` for a call that reports its progress or its target (a
+    :class:`Reporter`); also return the operation as it was answered."""
+    operation, result = await ctx.operations.run_with(action, target, make)
+    accepted = Accepted(
+        operation=operation.operation,
+        accepted_at_version=ctx.state.version,
+        status=operation.status,
+    )
+    log.info(
+        "operation %s: %s %s (%s at version %d)",
+        accepted.operation,
+        action,
+        operation.target,
+        accepted.status,
+        accepted.accepted_at_version,
+    )
+    return accepted, result, operation
+
+
+async def _accept(ctx: ServerContext, action: str, target: str, call: Awaitable[Any]) -> Accepted:
+    accepted, _ = await perform(ctx, action, target, call)
     return accepted
 
 
@@ -126,22 +162,20 @@ def _container_action(action: ContainerAction) -> Callable[..., Awaitable[Accept
 
         async def with_grace(ctx: Writer, id: str, t: Grace = None) -> Accepted:
             call = ctx.docker.container_action(id, action, grace=t)
-            return await _accept(ctx, f"{action} container {id}", call)
+            return await _accept(ctx, action, id, call)
 
         return with_grace
 
     async def plain(ctx: Writer, id: str) -> Accepted:
-        return await _accept(
-            ctx, f"{action} container {id}", ctx.docker.container_action(id, action)
-        )
+        return await _accept(ctx, action, id, ctx.docker.container_action(id, action))
 
     return plain
 
 
-def _prune(kind: PruneKind) -> Callable[..., Awaitable[Accepted]]:
+def _prune(kind: Plural) -> Callable[..., Awaitable[Accepted]]:
     async def prune(ctx: Writer, label: Labels = None) -> Accepted:
         accepted, report = await perform(
-            ctx, f"prune {kind}", ctx.docker.prune(kind, labels=label or ())
+            ctx, "prune", kind, ctx.docker.prune(kind, labels=label or ())
         )
         accepted.report = report
         return accepted
@@ -177,25 +211,25 @@ def install_actions(app: FastAPI) -> None:
     async def rename_container(ctx: Writer, id: str, body: RenameRequest) -> Accepted:
         """Rename the container ``id``."""
         call = ctx.docker.rename_container(id, body.name)
-        return await _accept(ctx, f"rename container {id} to {body.name}", call)
+        return await _accept(ctx, "rename", id, call)
 
     @router.delete("/containers/{id}", **route)
     async def remove_container(ctx: Writer, id: str, force: Force = False) -> Accepted:
         """Remove the container ``id``; a running one only with ``force=true`` (else 409)."""
         call = ctx.docker.remove_container(id, force=force)
-        return await _accept(ctx, f"remove container {id}", call)
+        return await _accept(ctx, "remove", id, call)
 
     @router.delete("/images/{id:path}", **route)
     async def remove_image(ctx: Writer, id: str, force: Force = False) -> Accepted:
         """Remove the image ``id`` (an id, or a reference such as ``repo/name:tag``, which
         only untags while other tags remain)."""
-        return await _accept(ctx, f"remove image {id}", ctx.docker.remove_image(id, force=force))
+        return await _accept(ctx, "remove", id, ctx.docker.remove_image(id, force=force))
 
     @router.post("/volumes", **route)
     async def create_volume(ctx: Writer, body: CreateRequest) -> Accepted:
         """Create a local volume."""
         accepted = await _accept(
-            ctx, f"create volume {body.name}", ctx.docker.create_volume(body.name, body.labels)
+            ctx, "create", body.name, ctx.docker.create_volume(body.name, body.labels)
         )
         accepted.id = body.name
         return accepted
@@ -203,13 +237,13 @@ def install_actions(app: FastAPI) -> None:
     @router.delete("/volumes/{name}", **route)
     async def remove_volume(ctx: Writer, name: str) -> Accepted:
         """Remove the volume ``name``; one in use is refused with 409."""
-        return await _accept(ctx, f"remove volume {name}", ctx.docker.remove_volume(name))
+        return await _accept(ctx, "remove", name, ctx.docker.remove_volume(name))
 
     @router.post("/networks", **route)
     async def create_network(ctx: Writer, body: CreateRequest) -> Accepted:
         """Create a bridge network."""
         accepted, network_id = await perform(
-            ctx, f"create network {body.name}", ctx.docker.create_network(body.name, body.labels)
+            ctx, "create", body.name, ctx.docker.create_network(body.name, body.labels)
         )
         accepted.id = network_id
         return accepted
@@ -217,9 +251,9 @@ def install_actions(app: FastAPI) -> None:
     @router.delete("/networks/{id}", **route)
     async def remove_network(ctx: Writer, id: str) -> Accepted:
         """Remove the network ``id`` (an id or a name)."""
-        return await _accept(ctx, f"remove network {id}", ctx.docker.remove_network(id))
+        return await _accept(ctx, "remove", id, ctx.docker.remove_network(id))
 
-    for kind in get_args(PruneKind):
+    for kind in get_args(Plural):
         router.add_api_route(
             f"/{kind}/prune",
             _prune(kind),
@@ -232,5 +266,23 @@ def install_actions(app: FastAPI) -> None:
             ),
             **route,
         )
+
+    from ._workflows import install_workflows  # it builds on this module
+
+    install_workflows(router, route)
+
+    @app.get(
+        "/api/v1/operations/{operation}",
+        tags=["actions"],
+        response_model=Operation,
+        responses=problem_responses(401, 404),
+    )
+    async def get_operation(ctx: Context, operation: str) -> Operation:
+        """What became of an action: ``pending``, ``done`` or ``failed`` (with the problem).
+        Finished operations are forgotten after 10 minutes (then 404)."""
+        found = ctx.operations.get(operation)
+        if found is None:
+            raise ProblemError(404, f"no operation {operation} (unknown, or forgotten)")
+        return found
 
     app.include_router(router)

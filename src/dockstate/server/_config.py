@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from ..state import DEFAULT_HISTORY_LIMIT
+from ..stats import SourceMode
 
 __all__ = ["ServerConfig"]
 
@@ -36,6 +37,12 @@ class ServerConfig:
             of one more is closed at once with 1013 (try again later).
         certfile, keyfile: serve HTTPS and WSS with this PEM certificate (chain) and its key
             (``keyfile`` may be None when ``certfile`` holds the key too); None: plain HTTP.
+        stats_source: where container usage is read: ``cgroup`` (the files, local engines),
+            ``api`` (Docker's stats API), ``auto`` (cgroup where readable, else the API).
+        no_logs: turn container logs off (protocol.md §10): ``subscribe_logs`` gets
+            ``LOGS_DISABLED``, the download 403.
+        metrics_per_container: add per-container usage gauges to ``/metrics`` (off: their
+            labels multiply the series by the number of containers).
     """
 
     host: str = "127.0.0.1"
@@ -59,3 +66,6 @@ class ServerConfig:
     max_connections: int = 1000
     certfile: str | None = None
     keyfile: str | None = None
+    stats_source: SourceMode = "auto"
+    metrics_per_container: bool = False
+    no_logs: bool = False

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection
 
 from ..engine import DockerClient, Watcher
 from ..hub import Hub
+from ..pipeline import CommitPipeline
 from ..state import EngineState
+from ..stats import Sampler
 from ..store import Store
 from ._config import ServerConfig
+
+if TYPE_CHECKING:  # _operations answers with _rest's problems, and _rest reads this module
+    from ._operations import Operations
+from ._tasks import Supervisor
 
 __all__ = ["ServerContext", "context_of"]
 
@@ -26,7 +32,15 @@ class ServerContext:
     watcher: Watcher
     hub: Hub
     #: The durable history, unless the server keeps history in memory only.
-    store: Store | None = None
+    store: Store | None
+    #: Where every committed batch goes: the store, then the hub.
+    pipeline: CommitPipeline
+    #: The lifespan's background tasks.
+    tasks: Supervisor
+    #: Container usage, sampled while anyone subscribes.
+    sampler: Sampler
+    #: The actions' operations (what became of each).
+    operations: Operations
     #: Seconds from a Docker event's timeNano to the send of the first message carrying it;
     #: the metrics module observes these.
     observers: list[Any] = field(default_factory=list)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import FastAPI, Path, Query
 from pydantic import BaseModel, Field
 
+from ..state import ObjectKind
 from ._rest import Context, ProblemError, problem_responses
 
 __all__ = ["DockerEventRecord", "Timeline", "install_history"]
-
-TimelineKind = Literal["container", "image", "volume", "network"]
 
 
 class DockerEventRecord(BaseModel):
@@ -28,7 +27,7 @@ class DockerEventRecord(BaseModel):
 class Timeline(BaseModel):
     """The events of one object, newest first, a page at a time."""
 
-    kind: TimelineKind
+    kind: ObjectKind
     id: str
     events: list[DockerEventRecord]
     more: bool = Field(description="Older events exist: ask again with before = the last time.")
@@ -44,7 +43,7 @@ def install_history(app: FastAPI) -> None:
     )
     async def get_timeline(
         ctx: Context,
-        kind: TimelineKind,
+        kind: ObjectKind,
         id: Annotated[str, Path(min_length=1, max_length=256)],
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         before: Annotated[

@@ -9,6 +9,7 @@ a client chose.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from fastapi import Depends, FastAPI, Response
@@ -16,6 +17,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ..stats import ContainerStats
 from ..store import Store
 from ._context import ServerContext
 from ._rest import authenticated, problem_responses
@@ -89,8 +91,15 @@ class Metrics:
         )
         yield CounterMetricFamily(
             "dockstate_reconcile_repairs",
-            "Objects a reconciliation repaired because the event stream missed their change.",
+            "Objects a reconciliation repaired because the event stream lost their change (no "
+            "event about them was in flight).",
             value=stats.repairs,
+        )
+        yield CounterMetricFamily(
+            "dockstate_reconcile_skipped",
+            "Objects a reconciliation found different but left to an event about them still "
+            "in flight (not repairs: the stream had not lost them).",
+            value=stats.reconcile_skipped,
         )
         yield CounterMetricFamily(
             "dockstate_reconciliations",
@@ -102,6 +111,23 @@ class Metrics:
             "Times the link to the Docker engine was lost.",
             value=stats.disconnects,
         )
+        failures = CounterMetricFamily(
+            "dockstate_pipeline_failures",
+            "Committed batches a stage of the commit pipeline failed (record: the history "
+            "stopped saving; publish: every subscription was made to resync).",
+            labels=["stage"],
+        )
+        failures.add_metric(["record"], ctx.pipeline.record_failures)
+        failures.add_metric(["publish"], ctx.pipeline.publish_failures)
+        yield failures
+        restarts = CounterMetricFamily(
+            "dockstate_task_restarts",
+            "Times a background task failed (or ended) and was restarted.",
+            labels=["task"],
+        )
+        for task, count in sorted(ctx.tasks.restarts.items()):
+            restarts.add_metric([task], count)
+        yield restarts
         requests = CounterMetricFamily(
             "dockstate_docker_api_requests",
             "Docker Engine API calls made, by endpoint.",
@@ -112,6 +138,48 @@ class Metrics:
         yield requests
         if ctx.store is not None:
             yield from _history_metrics(ctx.store)
+        yield from _stats_metrics(ctx)
+
+
+def _stats_metrics(ctx: ServerContext) -> Iterable[Metric]:
+    sampler = ctx.sampler
+    yield GaugeMetricFamily(
+        "dockstate_stats_subscriptions",
+        "Open stats subscriptions (the sampler reads nothing while there are none).",
+        value=sampler.demand,
+    )
+    yield CounterMetricFamily(
+        "dockstate_stats_reads",
+        "Readings of every sampled container taken by the sampler.",
+        value=sampler.stats.ticks,
+    )
+    yield CounterMetricFamily(
+        "dockstate_stats_read_seconds",
+        "Seconds the sampler spent reading (its own cost).",
+        value=sampler.stats.read_seconds,
+    )
+    yield GaugeMetricFamily(
+        "dockstate_stats_containers",
+        "Containers read by the last sampling.",
+        value=sampler.stats.last_containers,
+    )
+    latest = sampler.latest
+    if not ctx.config.metrics_per_container or latest is None:
+        return
+    names = {cid: c.name for cid, c in ctx.state.containers.items()}
+    gauges = {
+        field: GaugeMetricFamily(
+            f"dockstate_container_{field}",
+            f"The container's {field.replace('_', ' ')} in the latest sample (§9).",
+            labels=["id", "name"],
+        )
+        for field in (f.name for f in dataclasses.fields(ContainerStats))
+    }
+    for cid, sample in sorted(latest[1].items()):
+        values = sample.as_dict()
+        for field, gauge in gauges.items():
+            gauge.add_metric([cid[:12], names.get(cid, "")], values[field])
+    yield from gauges.values()
 
 
 def _history_metrics(store: Store) -> Iterable[Metric]:

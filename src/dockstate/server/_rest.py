@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import wire
 from ..errors import VersionError, VersionExpired
 from ._auth import (
     bearer_token,
@@ -24,6 +25,7 @@ from ._auth import (
     token_matches,
 )
 from ._context import ServerContext, context_of
+from ._resume import changes_since
 
 __all__ = [
     "ACTION_METHODS",
@@ -36,6 +38,7 @@ __all__ = [
     "authenticated",
     "install_rest",
     "problem",
+    "problem_body",
     "problem_responses",
     "read_only_refusal",
 ]
@@ -81,6 +84,17 @@ class ProblemError(HTTPException):
         super().__init__(status, detail, headers)
         self.title = title or _phrase(status)
         self.extra = extra
+
+
+def problem_body(err: ProblemError) -> dict[str, Any]:
+    """The problem details object a ``ProblemError`` is answered with."""
+    return {
+        "type": "about:blank",
+        "title": err.title,
+        "status": err.status_code,
+        "detail": err.detail,
+        **err.extra,
+    }
 
 
 def _phrase(status: int) -> str:
@@ -282,7 +296,7 @@ def install_rest(app: FastAPI) -> None:
         409 when it is newer than the current version."""
         state = ctx.state
         try:
-            changes = state.changes_since(since)
+            changes = await changes_since(state, since)
         except VersionExpired as err:
             return problem(410, "Gone", str(err), oldest=err.oldest, current=err.current)
         except VersionError as err:
@@ -291,5 +305,5 @@ def install_rest(app: FastAPI) -> None:
             "epoch": state.epoch,
             "from": since,
             "to": state.version,
-            "changes": [c.to_json() for c in changes],
+            "changes": [wire.change_json(c) for c in changes],
         }

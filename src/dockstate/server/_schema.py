@@ -14,16 +14,22 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from .. import protocol
-from ..state import Container, EngineInfo, Image, Network, SystemStats, Volume
+from ..state import ENGINE_KEYS, KINDS
 from ._actions import Accepted, CreateRequest, RenameRequest
+from ._details import ContainerDetails
+from ._forms import PullRequest, RunRequest
 from ._history import Timeline
+from ._operations import Operation
 from ._rest import Problem, authenticated, problem_responses
+from ._workflows import ProjectProgress, PullProgress
 
 __all__ = ["install_openapi", "install_schema", "schemas"]
 
 _CLIENT_MESSAGES: tuple[type[BaseModel], ...] = (
     protocol.Hello,
     protocol.Subscribe,
+    protocol.SubscribeStats,
+    protocol.SubscribeLogs,
     protocol.Unsubscribe,
     protocol.Resync,
     protocol.Ack,
@@ -36,16 +42,17 @@ _SERVER_MESSAGES: tuple[type[BaseModel], ...] = (
     protocol.Bookmark,
     protocol.ResyncRequired,
     protocol.EngineStateUpdate,
+    protocol.StatsMessage,
+    protocol.OperationMessage,
+    protocol.LogsMessage,
+    protocol.LogsSkipped,
+    protocol.LogsEnd,
     protocol.ErrorMessage,
     protocol.Pong,
 )
 _ENTITIES: tuple[type[BaseModel], ...] = (
-    Container,
-    Image,
-    Volume,
-    Network,
-    EngineInfo,
-    SystemStats,
+    *(spec.model for spec in KINDS.values()),
+    *ENGINE_KEYS.values(),
 )
 _TYPES: dict[str, type[BaseModel]] = {
     "EngineState": protocol.EngineStateModel,
@@ -53,13 +60,20 @@ _TYPES: dict[str, type[BaseModel]] = {
     "Cause": protocol.Cause,
     "Filter": protocol.Filter,
     "Since": protocol.Since,
+    "LogLine": protocol.LogLineModel,
 }
 _REST: tuple[type[BaseModel], ...] = (
     Accepted,
     RenameRequest,
     CreateRequest,
+    PullRequest,
+    RunRequest,
+    PullProgress,
+    ProjectProgress,
     Problem,
     Timeline,
+    Operation,
+    ContainerDetails,
 )
 
 

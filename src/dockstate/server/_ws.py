@@ -2,7 +2,14 @@
 
 A connection runs two tasks: the receiver (client messages, rate limited) and the sender (the
 only writer to the socket: control replies first, then each subscription's snapshot, changes,
-full states and bookmarks). The hub wakes the sender; it never waits for it.
+full states and bookmarks). The hub wakes the sender; it never waits for it. Where each
+subscription stands is the :class:`~dockstate.hub.Subscription`'s own business (its
+transitions); this module only decides when to send, builds nothing itself (every message
+comes from :mod:`dockstate.wire`) and sends.
+
+Bounds: control replies (errors, pongs) waiting to be written are at most
+``MAX_CONTROL``; a client that makes more pile up without reading them is closed 4499, like
+any client whose send blocks past ``--send-timeout``.
 """
 
 from __future__ import annotations
@@ -19,12 +26,26 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from .. import __version__
-from ..errors import VersionError, VersionExpired
-from ..hub import Subscription, compile_filter
-from ..protocol import PROTOCOL, CloseCode, Hello, Subscribe, client_message_adapter
+from .. import __version__, wire
+from ..errors import DockstateError, VersionError, VersionExpired
+from ..hub import CompiledFilter, Subscription, compile_filter
+from ..logs import LogOptions, docker_time
+from ..protocol import (
+    CLIENT_MESSAGE_TYPES,
+    PROTOCOL,
+    CloseCode,
+    Hello,
+    Subscribe,
+    SubscribeLogs,
+    SubscribeStats,
+    client_message_adapter,
+)
 from ._auth import origin_allowed, token_from_headers, token_matches
 from ._context import ServerContext, context_of
+from ._logs import LogsSubscription, start_reading
+from ._operations import Operation
+from ._resume import changes_since
+from ._stats import ENGINE_ID, StatsSubscription
 
 __all__ = ["websocket_endpoint"]
 
@@ -34,19 +55,14 @@ FULL_INTERVAL = 0.1  # mode `full`: at most one state per subscription per 100 m
 _MAX_STRIKES = 200  # rate-limited messages tolerated before closing 4429
 #: How deep lists and objects may nest in a client message (the protocol's messages need 4).
 MAX_DEPTH = 32
+#: Control replies (errors, pongs) at most waiting to be written to one client.
+MAX_CONTROL = 1_000
 
 
 class _Close(Exception):
     def __init__(self, code: int, reason: str = "") -> None:
         super().__init__(reason)
         self.code, self.reason = code, reason
-
-
-def _dumps(value: Any) -> str:
-    # ASCII escapes, because the strings here may be a client's own (subscription ids, echoed
-    # ids and types), and JSON lets a client send a lone surrogate ("\ud800"): valid as an
-    # escape, but not encodable as the UTF-8 of a text frame.
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _parse(text: str) -> Any:
@@ -121,10 +137,12 @@ class Connection:
         self.session = secrets.token_urlsafe(9)
         self.subscriptions: dict[str, Subscription] = {}
         self._subs: list[Subscription] = []  # the hub reads this list
+        #: ``subscribe_stats`` subscriptions (their ids share one space with the others).
+        self.stats: dict[str, StatsSubscription] = {}
+        #: ``subscribe_logs`` subscriptions (the same id space).
+        self.logs: dict[str, LogsSubscription] = {}
         self._control: deque[str] = deque()
         self._wake = asyncio.Event()
-        self._last_sent: dict[str, float] = {}
-        self._last_full: dict[str, float] = {}
         self._tokens = float(ctx.config.burst)
         self._refilled = time.monotonic()
         self._strikes = 0
@@ -143,10 +161,16 @@ class Connection:
         try:
             await self._handshake()
             self.ctx.hub.register(self, self._subs, self._wake.set)
+            self.ctx.operations.listeners.append(self._on_operation)
             try:
                 await self._serve()
             finally:
+                self.ctx.operations.listeners.remove(self._on_operation)
                 self.ctx.hub.unregister(self)
+                for stats in self.stats.values():
+                    stats.close()  # the sampler stops reading for this client
+                for logs in self.logs.values():
+                    logs.close()  # the engine's log streams are closed
         except _Close as close:
             await self._close(close.code, close.reason)
         except WebSocketDisconnect:
@@ -158,7 +182,8 @@ class Connection:
     async def _close(self, code: int, reason: str) -> None:
         if self.ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(code, reason[:120]), 5)
+                async with asyncio.timeout(5):
+                    await self.ws.close(code, reason[:120])
 
     async def _serve(self) -> None:
         receiver = asyncio.create_task(self._receive_loop())
@@ -187,7 +212,8 @@ class Connection:
         config = self.ctx.config
         upgrade_token = token_from_headers(self.ws.headers, self.ws.cookies)
         try:
-            text = await asyncio.wait_for(self._receive_text(), config.hello_timeout)
+            async with asyncio.timeout(config.hello_timeout):
+                text = await self._receive_text()
         except TimeoutError:
             raise _Close(CloseCode.HELLO_TIMEOUT, "no hello in time") from None
         try:
@@ -199,17 +225,16 @@ class Connection:
         ):
             raise _Close(CloseCode.UNAUTHORIZED, "wrong or missing token")
         state = self.ctx.state
-        welcome = {
-            "type": "welcome",
-            "protocol": PROTOCOL,
-            "server": f"dockstate/{__version__}",
-            "session": self.session,
-            "epoch": state.epoch,
-            "version": state.version,
-            "oldest": state.oldest,
-            "heartbeat_ms": config.heartbeat_ms,
-        }
-        await self.ws.send_text(_dumps(welcome))
+        welcome = wire.welcome(
+            protocol=PROTOCOL,
+            server=f"dockstate/{__version__}",
+            session=self.session,
+            epoch=state.epoch,
+            version=state.version,
+            oldest=state.oldest,
+            heartbeat_ms=config.heartbeat_ms,
+        )
+        await self.ws.send_text(welcome)
 
     async def _receive_text(self) -> str:
         message = await self.ws.receive()
@@ -234,7 +259,7 @@ class Connection:
                     raise _Close(CloseCode.TOO_MANY_MESSAGES, "too many messages")
                 self._error(None, "RATE_LIMITED", "too many messages: slow down")
                 continue
-            self._handle(text)
+            await self._handle(text)
 
     def _take_token(self) -> bool:
         config, now = self.ctx.config, time.monotonic()
@@ -245,7 +270,7 @@ class Connection:
         self._tokens -= 1
         return True
 
-    def _handle(self, text: str) -> None:
+    async def _handle(self, text: str) -> None:
         try:
             raw = _parse(text)
         except ValueError as err:
@@ -264,10 +289,24 @@ class Connection:
             return
         kind = raw["type"]
         if kind == "ping":
-            self._reply({"type": "pong", "id": raw.get("id")})
+            self._reply(wire.pong(raw.get("id")))
         elif kind == "subscribe":
             assert isinstance(message, Subscribe)
-            self._subscribe(message)
+            await self._subscribe(message)
+        elif kind == "subscribe_stats":
+            assert isinstance(message, SubscribeStats)
+            self._subscribe_stats(message)
+        elif kind == "subscribe_logs":
+            assert isinstance(message, SubscribeLogs)
+            await self._subscribe_logs(message)
+        elif kind == "unsubscribe" and raw["id"] in self.stats:
+            self.stats.pop(raw["id"]).close()
+        elif kind == "unsubscribe" and raw["id"] in self.logs:
+            self.logs.pop(raw["id"]).close()
+        elif kind == "resync" and raw["id"] in self.logs:
+            pass  # logs are not versioned: nothing to resync
+        elif kind == "resync" and raw["id"] in self.stats:
+            pass  # samples are not versioned: the next one is all there is to resync to
         elif kind in ("unsubscribe", "resync"):
             sub = self.subscriptions.get(raw["id"])
             if sub is None:
@@ -278,43 +317,133 @@ class Connection:
                 del self.subscriptions[sub.id]
                 self._subs.remove(sub)
             else:
-                sub.needs_snapshot, sub.resync_code = True, None
+                sub.request_resync()
                 self._wake.set()
         # ack: nothing to do; delivery does not wait for acknowledgements.
 
-    def _subscribe(self, message: Subscribe) -> None:
-        if message.id in self.subscriptions:
-            raise _Close(CloseCode.DUPLICATE_SUBSCRIPTION, f"subscription {message.id!r} exists")
+    def _check_new_id(self, ident: str) -> None:
+        if ident in self.subscriptions or ident in self.stats or ident in self.logs:
+            raise _Close(CloseCode.DUPLICATE_SUBSCRIPTION, f"subscription {ident!r} exists")
+
+    def _new_filter(
+        self, ident: str, raw: dict[str, Any] | None
+    ) -> tuple[bool, CompiledFilter | None]:
+        """A new subscription's id checked (a duplicate closes 4409) and its filter compiled:
+        ``(False, None)`` after answering ``INVALID_FILTER``."""
+        self._check_new_id(ident)
         try:
-            flt = compile_filter(message.filter)
+            return True, compile_filter(raw)
         except ValueError as err:
-            self._error(message.id, "INVALID_FILTER", str(err))
+            self._error(ident, "INVALID_FILTER", str(err))
+            return False, None
+
+    def _subscribe_stats(self, message: SubscribeStats) -> None:
+        valid, flt = self._new_filter(message.id, message.filter)
+        if not valid:
+            return
+        if message.engine not in (None, ENGINE_ID):
+            self._error(message.id, "UNKNOWN_ENGINE", f"no engine {_clip(message.engine)}")
+            return
+        self.stats[message.id] = StatsSubscription(
+            message.id,
+            flt,
+            message.interval_ms / 1000,
+            state=self.ctx.state,
+            sampler=self.ctx.sampler,
+            wake=self._wake.set,
+        )
+
+    async def _subscribe_logs(self, message: SubscribeLogs) -> None:
+        self._check_new_id(message.id)
+        if self.ctx.config.no_logs:
+            self._error(message.id, "LOGS_DISABLED", "logs are turned off on this server")
+            return
+        if message.engine not in (None, ENGINE_ID):
+            self._error(message.id, "UNKNOWN_ENGINE", f"no engine {_clip(message.engine)}")
+            return
+        if (message.container is None) == (message.project is None):
+            self._error(message.id, "INVALID_MESSAGE", "give one of container and project")
+            return
+        options = LogOptions(
+            follow=message.follow,
+            tail=message.tail,
+            since=message.since,
+            until=message.until,
+            stdout=message.stdout,
+            stderr=message.stderr,
+        )
+        for when in (message.since, message.until):
+            try:
+                if when is not None:
+                    docker_time(when)
+            except ValueError:
+                self._error(message.id, "INVALID_MESSAGE", f"not a time: {_clip(when)}")
+                return
+        sub = LogsSubscription(message.id, ENGINE_ID, self._wake.set)
+        self.logs[message.id] = sub  # taken before the await: the id is in use
+        try:
+            code = await start_reading(
+                sub,
+                self.ctx.docker,
+                self.ctx.state,
+                container=message.container,
+                project=message.project,
+                options=options,
+            )
+        except DockstateError as err:
+            code, detail = "UNKNOWN_CONTAINER", str(err)
+        else:
+            detail = ""
+        if code is not None:
+            self.logs.pop(message.id, None)
+            sub.close()
+            what = message.container if message.project is None else message.project
+            self._error(message.id, code, detail or f"no such {code.split('_')[1].lower()}: "
+                        f"{_clip(what)}")  # fmt: skip
+            return
+        if message.id not in self.logs:  # unsubscribed while it started
+            sub.close()
+
+    async def _subscribe(self, message: Subscribe) -> None:
+        valid, flt = self._new_filter(message.id, message.filter)
+        if not valid:
             return
         sub = Subscription(message.id, message.mode, flt)
         state = self.ctx.state
         since = message.since
         if since is not None and message.mode == "changes":
-            code = None
             if since.epoch != state.epoch:
-                code = "EPOCH_MISMATCH"
+                sub.request_resync("EPOCH_MISMATCH")
             else:
                 try:
-                    self.ctx.hub.resume(sub, since.version)
+                    # Read in a thread where it reaches the disk; no await after it until the
+                    # subscription is registered, so no batch falls in between.
+                    changes = await changes_since(state, since.version)
                 except VersionExpired:
-                    code = "VERSION_EXPIRED"
+                    sub.request_resync("VERSION_EXPIRED")
                 except VersionError:
-                    code = "VERSION_TOO_NEW"
-            sub.resync_code = code
+                    sub.request_resync("VERSION_TOO_NEW")
+                else:
+                    self.ctx.hub.resume(sub, since.version, changes)
+            self._check_new_id(message.id)  # subscribed again while this one read
         self.subscriptions[sub.id] = sub
         self._subs.append(sub)
         self._wake.set()
 
-    def _reply(self, message: dict[str, Any]) -> None:
-        self._control.append(_dumps(message))
+    def _on_operation(self, view: Operation) -> None:
+        # protocol.md §11: to every connection that has a subscription on the engine.
+        if self.subscriptions or self.stats:
+            self._reply(wire.operation(ENGINE_ID, view.model_dump(mode="json")))
+
+    def _reply(self, text: str) -> None:
+        if len(self._control) >= MAX_CONTROL:
+            self.request_close(CloseCode.SLOW_CONSUMER, "slow consumer")
+            return
+        self._control.append(text)
         self._wake.set()
 
     def _error(self, ident: str | int | None, code: str, text: str) -> None:
-        self._reply({"type": "error", "id": ident, "code": code, "message": text})
+        self._reply(wire.error(ident, code, text))
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -332,10 +461,24 @@ class Connection:
             for sub in list(self._subs):
                 due = await self._flush(sub, now)
                 deadline = min(deadline, due)
-            if self._control:
+            for stats in list(self.stats.values()):
+                text = stats.take()  # the latest sample only: never a backlog
+                if text is not None:
+                    await self._send(text)
+            more = False
+            for ident, logs in list(self.logs.items()):
+                text = logs.take()  # one message per turn: the others' messages go between
+                if text is not None:
+                    await self._send(text)
+                    more = more or logs.ready()
+                if logs.done:
+                    self.logs.pop(ident, None)
+                    logs.close()
+            if self._control or more:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, deadline - time.monotonic()))
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _flush(self, sub: Subscription, now: float) -> float:
@@ -343,78 +486,46 @@ class Connection:
         hub, state, epoch = self.ctx.hub, self.ctx.state, self.ctx.state.epoch
         heartbeat = self.ctx.config.heartbeat_ms / 1000
         if sub.mode == "full":
-            last = self._last_full.get(sub.id, 0.0)
-            if sub.full_dirty or sub.needs_snapshot:
-                if now - last < FULL_INTERVAL:
-                    return last + FULL_INTERVAL
-                text, sub.visible = hub.state_json(sub.filter)
-                sub.full_dirty = sub.needs_snapshot = False
-                sub.sent_version = sub.offered_version = state.version
-                self._last_full[sub.id] = now
-                await self._send_to(
-                    sub,
-                    f'{{"type":"engine_state_update","sub":{_dumps(sub.id)},"data":{text},'
-                    f'"timestamp":{_dumps(state.last_updated)}}}',
-                )
+            if sub.full_due:
+                if now - sub.last_full < FULL_INTERVAL:
+                    return sub.last_full + FULL_INTERVAL
+                text, visible = hub.state_json(sub.filter)
+                sub.full_taken(state.version, visible, now)
+                await self._send_to(sub, wire.engine_state_update(sub.id, text, state.last_updated))
         elif sub.needs_snapshot:
-            code, sub.resync_code = sub.resync_code, None
-            text, sub.visible = hub.state_json(sub.filter)
-            sub.pending.clear()
-            sub.needs_snapshot = False
-            sub.sent_version = sub.offered_version = state.version
+            text, visible = hub.state_json(sub.filter)
+            code = sub.snapshot_taken(state.version, visible)
             if code is not None:
-                await self._send(
-                    _dumps(
-                        {
-                            "type": "resync_required",
-                            "sub": sub.id,
-                            "code": code,
-                            "oldest": state.oldest,
-                            "current": state.version,
-                        }
-                    )
-                )
-            await self._send_to(
-                sub,
-                f'{{"type":"snapshot","sub":{_dumps(sub.id)},"epoch":{_dumps(epoch)},'
-                f'"version":{sub.sent_version},"state":{text}}}',
-            )
+                await self._send(wire.resync_required(sub.id, code, state.oldest, state.version))
+            await self._send_to(sub, wire.snapshot(sub.id, epoch, sub.sent_version, text))
         taken = sub.take_changes() if sub.mode == "changes" else None
         if taken is not None:
             start, end, texts = taken
             first_event_ns, sub.first_event_ns = sub.first_event_ns, None
             await self._send_to(
-                sub,
-                f'{{"type":"changes","sub":{_dumps(sub.id)},"epoch":{_dumps(epoch)},'
-                f'"from":{start},"to":{end},"timestamp":{_dumps(state.last_updated)},'
-                f'"changes":[{",".join(texts)}]}}',
+                sub, wire.changes(sub.id, epoch, start, end, state.last_updated, texts)
             )
             if first_event_ns:
                 self.ctx.observe_latency((time.time_ns() - first_event_ns) / 1e9)
-        last = self._last_sent.get(sub.id, now)
-        if now - last >= heartbeat and not sub.pending:
-            sub.sent_version = sub.offered_version
-            await self._send_to(
-                sub,
-                f'{{"type":"bookmark","sub":{_dumps(sub.id)},"epoch":{_dumps(epoch)},'
-                f'"version":{sub.sent_version}}}',
-            )
-            last = now
-        return last + heartbeat
+        version = sub.take_bookmark(now, heartbeat)
+        if version is not None:
+            await self._send_to(sub, wire.bookmark(sub.id, epoch, version))
+        return sub.next_due(heartbeat)
 
     async def _send_to(self, sub: Subscription, text: str) -> None:
-        self._last_sent[sub.id] = time.monotonic()
+        sub.last_sent = time.monotonic()
         await self._send(text)
 
     async def _send(self, text: str) -> None:
         try:
-            await asyncio.wait_for(self.ws.send_text(text), self.ctx.config.send_timeout)
+            async with asyncio.timeout(self.ctx.config.send_timeout):
+                await self.ws.send_text(text)
         except TimeoutError:
             raise _Close(CloseCode.SLOW_CONSUMER, "slow consumer") from None
 
 
 def _describe(err: ValidationError, raw: dict[str, Any]) -> str:
-    if raw.get("type") not in ("hello", "subscribe", "unsubscribe", "resync", "ack", "ping"):
+    if raw.get("type") not in CLIENT_MESSAGE_TYPES:
         return f"unknown message type {_clip(raw.get('type'))}"
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"][1:]) or "message"

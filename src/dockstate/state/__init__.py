@@ -3,7 +3,7 @@
 Nothing here imports asyncio, an HTTP client or the server; it is tested on its own.
 """
 
-from ._changes import Cause, Change, ChangeBatch, ChangeOp, Operation, Remove, Upsert, kind_of
+from ._changes import Cause, Change, ChangeBatch, ChangeOp, Operation, Remove, Upsert
 from ._entities import (
     COMPOSE_PROJECT_LABEL,
     COMPOSE_SERVICE_LABEL,
@@ -15,7 +15,6 @@ from ._entities import (
     Entity,
     HealthStatus,
     Image,
-    Kind,
     Mount,
     Network,
     Port,
@@ -23,14 +22,30 @@ from ._entities import (
     Volume,
 )
 from ._history import Archive, History
-from ._replay import MAP_OF_KIND, apply_change, replay
+from ._kinds import (
+    ENGINE_KEYS,
+    KINDS,
+    MAP_OF_KIND,
+    OBJECT_KINDS,
+    Kind,
+    KindSpec,
+    ObjectKind,
+    Plural,
+    kind_of,
+    kind_of_plural,
+    model_of,
+)
+from ._replay import apply_change, replay
 from ._state import DEFAULT_HISTORY_LIMIT, EngineState, Listener, utc_now
 
 __all__ = [
     "COMPOSE_PROJECT_LABEL",
     "COMPOSE_SERVICE_LABEL",
     "DEFAULT_HISTORY_LIMIT",
+    "ENGINE_KEYS",
+    "KINDS",
     "MAP_OF_KIND",
+    "OBJECT_KINDS",
     "Archive",
     "Cause",
     "Change",
@@ -47,10 +62,13 @@ __all__ = [
     "History",
     "Image",
     "Kind",
+    "KindSpec",
     "Listener",
     "Mount",
     "Network",
+    "ObjectKind",
     "Operation",
+    "Plural",
     "Port",
     "Remove",
     "SystemStats",
@@ -58,6 +76,8 @@ __all__ = [
     "Volume",
     "apply_change",
     "kind_of",
+    "kind_of_plural",
+    "model_of",
     "replay",
     "utc_now",
 ]

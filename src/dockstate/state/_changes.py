@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from ._entities import Container, EngineInfo, Entity, Image, Kind, Network, Volume
+from ._entities import Entity
+from ._kinds import Kind
 
 __all__ = [
     "Cause",
@@ -21,27 +22,9 @@ __all__ = [
     "Operation",
     "Remove",
     "Upsert",
-    "kind_of",
 ]
 
 ChangeOp = Literal["created", "updated", "removed"]
-
-_KIND_BY_TYPE: dict[type[Entity], Kind] = {
-    Container: "container",
-    Image: "image",
-    Volume: "volume",
-    Network: "network",
-    EngineInfo: "engine",
-}
-
-
-def kind_of(obj: Entity) -> Kind:
-    """Return the kind of an entity that a writer may upsert.
-
-    Raises:
-        KeyError: for SystemStats (derived by the core, never written) or a foreign type.
-    """
-    return _KIND_BY_TYPE[type(obj)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +81,6 @@ class Change:
     cause: Cause | None = None
     prev: Entity | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The change as protocol.md §4 puts it on the wire."""
-        out: dict[str, Any] = {"v": self.v, "kind": self.kind, "op": self.op, "id": self.id}
-        if self.op == "created" and self.obj is not None:
-            out["object"] = self.obj.model_dump(mode="json")
-        elif self.op == "updated":
-            out["patch"] = self.patch
-        if self.cause is not None:
-            out["cause"] = self.cause.to_json()
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class ChangeBatch:
@@ -118,11 +90,3 @@ class ChangeBatch:
     to_version: int
     timestamp: str
     changes: tuple[Change, ...] = field(default_factory=tuple)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "from": self.from_version,
-            "to": self.to_version,
-            "timestamp": self.timestamp,
-            "changes": [c.to_json() for c in self.changes],
-        }

@@ -29,7 +29,6 @@ __all__ = [
     "Entity",
     "HealthStatus",
     "Image",
-    "Kind",
     "Mount",
     "Network",
     "Port",
@@ -37,7 +36,6 @@ __all__ = [
     "Volume",
 ]
 
-Kind = Literal["container", "image", "volume", "network", "engine"]
 ContainerState = Literal["created", "running", "paused", "restarting", "removing", "exited", "dead"]
 HealthStatus = Literal["starting", "healthy", "unhealthy"]
 EngineStatus = Literal["connected", "disconnected", "resyncing"]

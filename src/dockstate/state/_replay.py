@@ -8,15 +8,9 @@ from typing import Any
 
 import jsonpatch
 
-__all__ = ["MAP_OF_KIND", "apply_change", "replay"]
+from ._kinds import MAP_OF_KIND
 
-#: Where each kind's objects live in the protocol's EngineState JSON.
-MAP_OF_KIND = {
-    "container": "containers",
-    "image": "images",
-    "volume": "volumes",
-    "network": "networks",
-}
+__all__ = ["apply_change", "replay"]
 
 
 def apply_change(state: dict[str, Any], change: dict[str, Any]) -> None:

@@ -9,19 +9,19 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, cast
 
-from ..errors import InvalidBatch, StateError, VersionExpired
-from ._changes import Cause, Change, ChangeBatch, Operation, Remove, Upsert, kind_of
+from ..errors import AmbiguousReference, InvalidBatch, StateError, VersionExpired
+from ._changes import Cause, Change, ChangeBatch, Operation, Remove, Upsert
 from ._entities import (
     Container,
     EngineInfo,
     Entity,
     Image,
-    Kind,
     Network,
     SystemStats,
     Volume,
 )
 from ._history import Archive, History
+from ._kinds import KINDS, OBJECT_KINDS, Kind, ObjectKind, kind_of
 from ._patch import make_patch
 
 __all__ = ["DEFAULT_HISTORY_LIMIT", "EngineState", "Listener", "utc_now"]
@@ -74,12 +74,7 @@ class EngineState:
         self._last_updated = clock()
         self._history = History(history_limit)
         self._listeners: list[Listener] = []
-        self._maps: dict[Kind, dict[str, Entity]] = {
-            "container": {},
-            "image": {},
-            "volume": {},
-            "network": {},
-        }
+        self._maps: dict[Kind, dict[str, Entity]] = {kind: {} for kind in OBJECT_KINDS}
         self._engine_info = EngineInfo(host=host)
         self._stats = SystemStats()
         # Reverse indexes for the derived fields: image id / volume name / network name ->
@@ -129,11 +124,34 @@ class EngineState:
     def system_stats(self) -> SystemStats:
         return self._stats
 
+    def map_of(self, kind: ObjectKind) -> Mapping[str, Entity]:
+        """The objects of ``kind``, by key (read-only)."""
+        return MappingProxyType(self._maps[kind])
+
     def get(self, kind: Kind, key: str) -> Entity | None:
         """The object ``key`` of ``kind`` (for ``engine``: ``engine_info``/``system_stats``)."""
         if kind == "engine":
             return {"engine_info": self._engine_info, "system_stats": self._stats}.get(key)
         return self._maps[kind].get(key)
+
+    def container_id(self, ref: str) -> str:
+        """The id of the container ``ref`` names, as ``docker`` reads a reference: its id, its
+        name, or a prefix of exactly one id; ``ref`` itself when it names none here (one the
+        engine has made since, for the engine to settle).
+
+        Raises:
+            AmbiguousReference: ``ref`` begins several ids (the engine would answer 500).
+        """
+        containers = cast(dict[str, Container], self._maps["container"])
+        if ref in containers:
+            return ref
+        named = next((c.id for c in containers.values() if c.name == ref), None)
+        if named is not None:
+            return named
+        prefixed = [cid for cid in containers if cid.startswith(ref)]
+        if len(prefixed) > 1:
+            raise AmbiguousReference(ref, len(prefixed))
+        return prefixed[0] if prefixed else ref
 
     def objects(self) -> Iterator[tuple[Kind, Entity]]:
         """Every object held, with its kind; engine_info and system_stats last."""
@@ -146,18 +164,31 @@ class EngineState:
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-ready data, in the shape of protocol.md §1."""
         return {
-            "containers": _dump_map(self._maps["container"]),
-            "images": _dump_map(self._maps["image"]),
-            "volumes": _dump_map(self._maps["volume"]),
-            "networks": _dump_map(self._maps["network"]),
+            **{spec.plural: _dump_map(self._maps[kind]) for kind, spec in KINDS.items()},
             "engine_info": self._engine_info.model_dump(mode="json"),
             "system_stats": self._stats.model_dump(mode="json"),
             "version": self._version,
             "last_updated": self._last_updated,
         }
 
+    @property
+    def recent_oldest(self) -> int:
+        """The oldest version after which the in-memory history alone can replay."""
+        return self._history.oldest
+
+    def recent_since(self, version: int) -> list[Change]:
+        """Every change after ``version`` from the in-memory history alone (no archive).
+
+        Raises:
+            VersionExpired: ``version`` is older than :attr:`recent_oldest`.
+            VersionTooNew: ``version`` is newer than :attr:`version`.
+        """
+        return self._history.since(version, self._version)
+
     def changes_since(self, version: int) -> list[Change]:
         """Every change after ``version``, oldest first; empty when ``version`` is current.
+        Reads the archive synchronously where the in-memory history does not reach (a
+        server reads it in a thread instead: ``dockstate.server.changes_since``).
 
         Raises:
             VersionExpired: ``version`` is older than :attr:`oldest`.
@@ -411,7 +442,7 @@ def _validate(ops: list[Operation]) -> list[_Staged]:
                 ) from None
             key, obj = op.obj.key, op.obj
         elif isinstance(op, Remove):
-            if op.kind not in ("container", "image", "volume", "network"):
+            if op.kind not in OBJECT_KINDS:
                 raise InvalidBatch(f"cannot remove an object of kind {op.kind!r}")
             kind, key, obj = op.kind, op.id, None
         else:

@@ -9,8 +9,12 @@ Tables (all in one SQLite file, see :mod:`._db`):
   to, so that the object *before* any retained change (``Change.prev``) is always known.
 
 A batch is written inside :meth:`ChangeLog.record`, synchronously, before any client is sent
-it (listeners run before the hub's sender tasks): once a client has seen a version, that
-version is on disk and a restarted dockstate never numbers a different change with it.
+it (the commit pipeline records before it publishes, see :mod:`dockstate.pipeline`): once a
+client has seen a version, that version is on disk and a restarted dockstate never numbers a
+different change with it. Reading (:meth:`ChangeLog.since`, a resume from far back) goes
+through a connection of its own and is safe from any thread, so that the server reads in a
+worker thread while the event loop keeps committing; pruning (:meth:`ChangeLog.prune`) is the
+retention task's, never a commit's.
 
 An update that changes only *derived* fields (which containers use an image, a volume or a
 network; the system stats) is stored as its patch alone: with 1000 containers on one image,
@@ -26,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,40 +42,26 @@ from ..state import (
     Cause,
     Change,
     ChangeBatch,
-    Container,
-    EngineInfo,
     Entity,
-    Image,
     Kind,
-    Network,
-    SystemStats,
-    Volume,
+    model_of,
 )
 
 __all__ = ["ChangeLog", "Saved", "entity_from_json"]
 
 _WHOLE_EVERY = 100  # a derived-only object is stored whole after this many patches
 #: The most changes one resume reads back from disk. Beyond it a snapshot is cheaper for
-#: everyone (reading runs on the event loop): the client is told VERSION_EXPIRED.
+#: everyone: the client is told VERSION_EXPIRED.
 MAX_REPLAY = 20_000
 #: Fields the state derives; an update of only these (and ``rev``) is stored as a patch.
 _DERIVED_PATHS = ("/rev", "/containers", "/used_by", "/dangling")
 
 log = logging.getLogger(__name__)
 
-_MODELS: dict[str, type[Entity]] = {
-    "container": Container,
-    "image": Image,
-    "volume": Volume,
-    "network": Network,
-    "engine_info": EngineInfo,
-    "system_stats": SystemStats,
-}
-
 
 def entity_from_json(kind: str, key: str, text: str) -> Entity:
     """Rebuild a stored object (engine objects are told apart by their key)."""
-    return _MODELS[key if kind == "engine" else kind].model_validate_json(text)
+    return model_of(kind, key).model_validate_json(text)
 
 
 @dataclass(frozen=True)
@@ -88,7 +79,10 @@ class ChangeLog:
     """The change history on disk; an :class:`~dockstate.state.Archive` for EngineState.
 
     Args:
-        db: an open connection holding the schema of :mod:`._db` (owned by the caller).
+        db: an open connection holding the schema of :mod:`._db` (owned by the caller), for
+            writing, on the event loop's thread.
+        reader: a second connection to the same file, for :meth:`since` from any thread
+            (owned by the caller; ``check_same_thread=False``); ``db`` itself if not given.
         retain_changes: prune the oldest batches beyond this many changes.
         retain_seconds: prune batches committed longer ago than this.
         clock: the current time (seconds since the epoch); injectable for tests.
@@ -98,17 +92,21 @@ class ChangeLog:
         self,
         db: sqlite3.Connection,
         *,
+        reader: sqlite3.Connection | None = None,
         retain_changes: int,
         retain_seconds: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
+        self._reader = reader or db
+        self._reading = threading.Lock()  # one reader thread at a time on its connection
         self.retain_changes = retain_changes
         self.retain_seconds = retain_seconds
         self._clock = clock
         self.failed: str | None = None
         self._count = db.execute("SELECT count(*) FROM changes").fetchone()[0]
         self._patches: dict[tuple[str, str], int] = {}  # patch-only rows since a whole one
+        self._oldest = self._read_oldest()
 
     # -- the epoch and the saved state -----------------------------------------------------
 
@@ -152,21 +150,32 @@ class ChangeLog:
             self._set_meta(epoch=epoch, version=version, last_updated=last_updated)
             self._set_meta(oldest=version, host=host, valid=1)
         self._count = 0
+        self._oldest = version
 
     @property
     def oldest(self) -> int:
         """The version after which every change is still on disk."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'oldest'").fetchone()
+        return self._oldest
+
+    def _read_oldest(self, db: sqlite3.Connection | None = None) -> int:
+        row = (db or self._db).execute("SELECT value FROM meta WHERE key = 'oldest'").fetchone()
         return int(row[0]) if row else 0
+
+    @property
+    def over_limit(self) -> bool:
+        """Whether more changes are kept than the retention allows (with 10% slack, so that
+        pruning runs in large steps)."""
+        return bool(self._count > self.retain_changes * 1.1)
 
     # -- writing ---------------------------------------------------------------------------
 
     def record(self, batch: ChangeBatch) -> None:
-        """Append a committed batch (an EngineState listener: never raises).
+        """Append a committed batch (the commit pipeline's first stage).
 
-        A write that fails (disk full...) is logged, and the log stops recording and marks
-        itself invalid, so that the next run starts a new epoch instead of reusing versions
-        that clients may have seen.
+        A database error (disk full...) is not raised: it is logged, and the log stops
+        recording and marks itself invalid (:meth:`fail`), so that the next run starts a new
+        epoch instead of reusing versions that clients may have seen. Anything else it
+        raises is a bug; the pipeline then calls :meth:`fail` itself.
         """
         if self.failed is not None:
             return
@@ -174,11 +183,9 @@ class ChangeLog:
             with self._db:
                 self._write(batch)
         except sqlite3.Error as err:
-            self._fail(err)
+            self.fail(err)
             return
         self._count += len(batch.changes)
-        if self._count > self.retain_changes * 1.1:
-            self.prune()
 
     def _write(self, batch: ChangeBatch) -> None:
         now = self._clock()
@@ -229,8 +236,12 @@ class ChangeLog:
         self._patches[key] = count + 1
         return True
 
-    def _fail(self, err: Exception) -> None:
-        self.failed = str(err)
+    def fail(self, err: BaseException) -> None:
+        """Stop recording for good and mark the file invalid (the next run starts a new
+        epoch); logged once."""
+        if self.failed is not None:
+            return
+        self.failed = str(err) or type(err).__name__
         log.error("the history database failed (%s); changes are no longer saved", err)
         try:
             with self._db:
@@ -238,8 +249,9 @@ class ChangeLog:
         except sqlite3.Error:
             log.error("the history database could not be marked invalid either")
 
-    def prune(self) -> int:
-        """Drop the oldest whole batches beyond the retention limits; return how many changes.
+    def prune(self, *, step: int | None = None) -> int:
+        """Drop the oldest whole batches beyond the retention limits, at most about ``step``
+        changes of them if given (at least one batch); return how many changes.
 
         The objects as of the new oldest version move to ``base`` first.
         """
@@ -252,19 +264,28 @@ class ChangeLog:
             "SELECT max(v) FROM changes WHERE at < ?", (self._clock() - self.retain_seconds,)
         ).fetchone()[0]
         cut = max(cut, aged or 0)
-        # Never inside a batch: stop at the start of the batch that holds the cut.
+        if step is not None:
+            cut = min(cut, self.oldest + step)
+        # Never inside a batch: stop at the start of the batch that holds the cut, or, when
+        # that is where pruning starts (one batch larger than a step), at its end.
         straddling = db.execute("SELECT batch FROM changes WHERE v = ?", (cut + 1,)).fetchone()
-        if straddling is not None:
-            cut = min(cut, straddling[0])
+        if straddling is not None and straddling[0] < cut:
+            if straddling[0] > self.oldest or step is None:
+                cut = straddling[0]
+            else:
+                (cut,) = db.execute(
+                    "SELECT max(v) FROM changes WHERE batch = ?", (straddling[0],)
+                ).fetchone()
         if cut <= self.oldest:
             return 0
         try:
             with db:
                 dropped: int = self._prune_to(cut)
         except sqlite3.Error as err:
-            self._fail(err)
+            self.fail(err)
             return 0
         self._count -= dropped
+        self._oldest = cut
         return dropped
 
     def _prune_to(self, cut: int) -> int:
@@ -300,7 +321,20 @@ class ChangeLog:
         oldest = self.oldest
         if version < oldest or self.failed is not None or until - version > MAX_REPLAY:
             raise VersionExpired(version, oldest, until)
-        rows = self._db.execute(
+        with self._reading:
+            db = self._reader
+            # One read transaction: a consistent view of the file, whatever the writer does.
+            db.execute("BEGIN")
+            try:
+                oldest = self._read_oldest(db)
+                if version < oldest:  # pruned since the check above
+                    raise VersionExpired(version, oldest, until)
+                return self._since(db, version, until)
+            finally:
+                db.execute("COMMIT")
+
+    def _since(self, db: sqlite3.Connection, version: int, until: int) -> list[Change]:
+        rows = db.execute(
             "SELECT v, kind, id, op, obj, patch, cause FROM changes WHERE v > ? AND v <= ? "
             "ORDER BY v",
             (version, until),
@@ -311,7 +345,7 @@ class ChangeLog:
             if (kind, key) in latest:
                 prev = latest[(kind, key)]
             else:
-                prev = None if op == "created" else self._object_at(kind, key, version)
+                prev = None if op == "created" else self._object_at(kind, key, version, db)
             if obj_text is not None:
                 obj: Entity | None = entity_from_json(kind, key, obj_text)
             elif op == "updated":
@@ -333,10 +367,13 @@ class ChangeLog:
             )
         return changes
 
-    def _object_at(self, kind: Kind, key: str, version: int) -> Entity | None:
+    def _object_at(
+        self, kind: Kind, key: str, version: int, db: sqlite3.Connection | None = None
+    ) -> Entity | None:
         """The object as it was at ``version`` (at least :attr:`oldest`): its last whole
-        write up to then (or ``base``), with the patches stored after it applied."""
-        db = self._db
+        write up to then (or ``base``), with the patches stored after it applied; read on
+        ``db`` (default: the writing connection)."""
+        db = db or self._db
         row = db.execute(
             "SELECT v, obj FROM changes WHERE kind = ? AND id = ? AND v <= ? "
             "AND (obj IS NOT NULL OR op = 'removed') ORDER BY v DESC LIMIT 1",
@@ -345,7 +382,7 @@ class ChangeLog:
         if row is not None:
             start, text = row
         else:
-            start = self.oldest
+            start = self._read_oldest(db)
             found = db.execute(
                 "SELECT obj FROM base WHERE kind = ? AND id = ?", (kind, key)
             ).fetchone()

@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from ..errors import DockstateError
+from ..errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "Checkpointer", "StoreError", "open_db"]
+__all__ = ["SCHEMA_VERSION", "Checkpointer", "StoreError", "open_db", "open_reader"]
 
 SCHEMA_VERSION = 1
 
@@ -52,10 +52,6 @@ CREATE INDEX IF NOT EXISTS events_by_container ON events (container, time_nano)
     WHERE container IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_by_time ON events (time_nano);
 """
-
-
-class StoreError(DockstateError):
-    """The history database cannot be used (locked by another dockstate, unreadable...)."""
 
 
 def open_db(path: Path) -> tuple[sqlite3.Connection, IO[bytes]]:
@@ -104,6 +100,21 @@ def open_db(path: Path) -> tuple[sqlite3.Connection, IO[bytes]]:
         lock.close()
         raise
     return db, lock
+
+
+def open_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the database at ``path`` (opened by :func:`open_db`), usable
+    from any thread (one at a time).
+
+    Raises:
+        StoreError: the file cannot be opened.
+    """
+    try:
+        db = sqlite3.connect(path, check_same_thread=False)
+        db.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as err:
+        raise StoreError(f"cannot read the history database {path}: {err}") from None
+    return db
 
 
 class Checkpointer:

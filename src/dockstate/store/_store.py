@@ -11,7 +11,7 @@ from typing import IO
 
 from ..state import EngineState
 from ._changelog import ChangeLog
-from ._db import Checkpointer, open_db
+from ._db import Checkpointer, open_db, open_reader
 from ._timeline import EventLog
 
 __all__ = ["Retention", "Store"]
@@ -35,8 +35,11 @@ class Store:
     """The durable history of the engine at ``host``, in the SQLite file at ``path``.
 
     Opening it locks the file for this process. :meth:`attach` restores the state the last
-    run left (same epoch, same version, so clients resume exactly across a restart) and then
-    records every batch the state commits; :attr:`events` keeps every raw Docker event.
+    run left (same epoch, same version, so clients resume exactly across a restart) and
+    becomes its archive; the commit pipeline then hands every batch the state commits to
+    ``changes.record`` (:mod:`dockstate.pipeline`); :attr:`events` keeps every raw Docker
+    event. Retention (:meth:`prune`) is applied by whoever owns the store (the server's
+    retention task), never inside a commit.
 
     Raises:
         StoreError: (from :meth:`open`) the file is locked by another dockstate or unusable.
@@ -46,6 +49,7 @@ class Store:
         self,
         path: Path,
         db: sqlite3.Connection,
+        reader: sqlite3.Connection,
         lock: IO[bytes],
         *,
         host: str,
@@ -54,11 +58,14 @@ class Store:
         seconds = retention.days * DAY
         self.path = path
         self.host = host
-        self.changes = ChangeLog(db, retain_changes=retention.changes, retain_seconds=seconds)
+        self.changes = ChangeLog(
+            db, reader=reader, retain_changes=retention.changes, retain_seconds=seconds
+        )
         self.events = EventLog(
             db, retain_events=retention.events, retain_seconds=seconds, clock_ns=time.time_ns
         )
         self._db = db
+        self._reader = reader
         self._lock = lock
         self._checkpointer = Checkpointer(path)
 
@@ -67,13 +74,14 @@ class Store:
         """Open (or create) the history at ``path`` for the engine at ``host``."""
         db_path = Path(path).expanduser()
         db, lock = open_db(db_path)
-        return cls(db_path, db, lock, host=host, retention=retention or Retention())
+        reader = open_reader(db_path)
+        return cls(db_path, db, reader, lock, host=host, retention=retention or Retention())
 
     def attach(self, state: EngineState) -> bool:
         """Continue the saved history in the fresh ``state``, or start a new one with it.
 
-        From then on every committed batch is written before any client can be sent it, and
-        ``state.changes_since`` reaches back into the file.
+        From then on ``state.changes_since`` reaches back into the file; the caller hands
+        every committed batch to ``changes.record`` (the commit pipeline does).
 
         Returns:
             Whether a saved state was restored (``False``: a new epoch began).
@@ -98,17 +106,23 @@ class Store:
                 "restored version %d of epoch %s from %s", saved.version, saved.epoch, self.path
             )
         state.archive = self.changes
-        state.subscribe(self.changes.record)
         return saved is not None
 
-    def prune(self) -> int:
-        """Apply the retention limits now (also done as the logs grow); return rows dropped."""
-        return self.changes.prune() + self.events.prune()
+    def prune(self, *, step: int | None = None) -> int:
+        """Apply the retention limits now, dropping at most about ``step`` changes (whole
+        batches) if given; return how many rows were dropped."""
+        return self.changes.prune(step=step) + self.events.prune()
+
+    @property
+    def over_limit(self) -> bool:
+        """Whether a log holds more than the retention allows (time for :meth:`prune`)."""
+        return self.changes.over_limit or self.events.over_limit
 
     def close(self) -> None:
         """Close the file (folding the write-ahead log into it) and release its lock."""
         self._checkpointer.stop()
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._reader.close()
         self._db.close()
         self._lock.close()

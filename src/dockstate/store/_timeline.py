@@ -83,9 +83,11 @@ class EventLog:
         except sqlite3.Error as err:
             self.failed = str(err)
             log.error("the event timeline failed (%s); events are no longer saved", err)
-            return
-        if self._count > self.retain_events * 1.1:
-            self.prune()
+
+    @property
+    def over_limit(self) -> bool:
+        """Whether more events are kept than the retention allows (10% slack)."""
+        return bool(self._count > self.retain_events * 1.1)
 
     def prune(self) -> int:
         """Drop events beyond the retention limits; return how many."""

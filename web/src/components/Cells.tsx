@@ -1,8 +1,9 @@
 /** Small pieces the tables share. */
 import type { ReactNode } from "react";
 import { age } from "../format";
-import { useNow } from "../react/hooks";
-import type { PendingAction } from "../store/live";
+import { useNow, useOperation } from "../react/hooks";
+import { madeName, type PendingAction } from "../store/actions";
+import { progressText } from "../store/progress";
 
 export function Age({ since, suffix = "" }: { since: string | null | undefined; suffix?: string }) {
   const now = useNow(15_000);
@@ -16,11 +17,14 @@ export function Age({ since, suffix = "" }: { since: string | null | undefined; 
   );
 }
 
+/** The action running on a row ("stopping…"), with its operation's progress ("42%", "2 of 3"). */
 export function Pending({ pending }: { pending: PendingAction }) {
+  const progress = progressText(useOperation(pending.operation));
   return (
     <span className="pending" data-testid="pending">
       <span className="spinner" aria-hidden="true" />
       {pending.label}
+      {progress && <span className="pending-progress"> {progress}</span>}
     </span>
   );
 }
@@ -43,7 +47,7 @@ export function CreatingRows({ creating, columns }: { creating: PendingAction[];
     <>
       {creating.map((p) => (
         <tr key={p.key} className="is-pending">
-          <td className="strong">{"name" in p.request ? p.request.name : ""}</td>
+          <td className="strong">{madeName(p.request)}</td>
           <td colSpan={columns - 1}>
             <Pending pending={p} />
           </td>
@@ -57,4 +61,18 @@ export function CreatingRows({ creating, columns }: { creating: PendingAction[];
 export function rowClass(pending: boolean, selected: boolean): string | undefined {
   const classes = [pending && "is-pending", selected && "is-selected"].filter(Boolean);
   return classes.length ? classes.join(" ") : undefined;
+}
+
+/** Facts as a definition list: a label and its value a line ("—" for none). */
+export function Facts({ rows, testId }: { rows: [string, ReactNode][]; testId?: string }) {
+  return (
+    <dl className="facts" data-testid={testId}>
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v === "" || v === null || v === undefined ? <span className="muted">—</span> : v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
 }

@@ -2,7 +2,8 @@
  * Confirmation for destructive actions: a modal that resolves a promise. Nothing is removed,
  * killed or pruned without it.
  */
-import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useRef, useState, type ReactNode } from "react";
+import { Modal } from "./Modal";
 
 export interface ConfirmRequest {
   title: string;
@@ -63,45 +64,30 @@ function ConfirmDialog({
 }) {
   const [option, setOption] = useState(request.option?.initial ?? false);
   const cancelRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    cancelRef.current?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") onAnswer({ confirmed: false });
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [onAnswer]);
   return (
-    <div className="modal-backdrop" onClick={() => onAnswer({ confirmed: false })}>
-      <div
-        className="modal"
-        role="alertdialog"
-        aria-modal="true"
-        aria-labelledby="confirm-title"
-        aria-describedby="confirm-message"
-        onClick={(e) => e.stopPropagation()}
-      >
-        <h2 id="confirm-title">{request.title}</h2>
-        <p id="confirm-message">{request.message}</p>
-        {request.option && (
-          <label className="modal-option">
-            <input type="checkbox" checked={option} onChange={(e) => setOption(e.target.checked)} />
-            {request.option.label}
-          </label>
-        )}
-        <div className="modal-buttons">
-          <button ref={cancelRef} type="button" onClick={() => onAnswer({ confirmed: false })}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="danger"
-            onClick={() => onAnswer({ confirmed: true, option })}
-          >
-            {request.confirmLabel}
-          </button>
-        </div>
+    <Modal
+      role="alertdialog"
+      labelledBy="confirm-title"
+      describedBy="confirm-message"
+      initialFocus={cancelRef}
+      onClose={() => onAnswer({ confirmed: false })}
+    >
+      <h2 id="confirm-title">{request.title}</h2>
+      <p id="confirm-message">{request.message}</p>
+      {request.option && (
+        <label className="modal-option">
+          <input type="checkbox" checked={option} onChange={(e) => setOption(e.target.checked)} />
+          {request.option.label}
+        </label>
+      )}
+      <div className="modal-buttons">
+        <button ref={cancelRef} type="button" onClick={() => onAnswer({ confirmed: false })}>
+          Cancel
+        </button>
+        <button type="button" className="danger" onClick={() => onAnswer({ confirmed: true, option })}>
+          {request.confirmLabel}
+        </button>
       </div>
-    </div>
+    </Modal>
   );
 }

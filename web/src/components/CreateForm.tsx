@@ -1,8 +1,9 @@
 import { useState, type FormEvent } from "react";
+import type { CreatableKind } from "../store/actions";
 import { useAct } from "./useAct";
 
 /** Create a volume or a network by name. */
-export function CreateForm({ kind }: { kind: "volume" | "network" }) {
+export function CreateForm({ kind }: { kind: CreatableKind }) {
   const [name, setName] = useState("");
   const act = useAct();
   const submit = (e: FormEvent) => {

@@ -18,9 +18,10 @@ import { age, shortId } from "../format";
 import { useEngineState, useLiveStore, useNow } from "../react/hooks";
 import { useTimeline } from "../react/useTimeline";
 import { createStore, type Store } from "../store/createStore";
-import { eventKey, revOf, type TimelineEvent, type TimelineKind } from "../store/history";
+import { eventKey, revOf, type TimelineEvent, type TimelineKind, type TimelineLoader, type TimelineState } from "../store/history";
 import type { LiveState } from "../store/live";
 import { Tag } from "./Cells";
+import { StatsPanel } from "./StatsPanel";
 import { absoluteTime, describeEvent, type ExecRun, foldExecs, nanosToMs } from "./eventText";
 
 export interface HistoryTarget {
@@ -30,8 +31,15 @@ export interface HistoryTarget {
   name: string;
 }
 
+/** The side panel shows an object's History, or a container's Stats (StatsPanel.tsx). */
+export type PanelView = "history" | "stats";
+
+interface PanelTarget extends HistoryTarget {
+  view: PanelView;
+}
+
 interface Selection {
-  target: HistoryTarget | null;
+  target: PanelTarget | null;
   /** What had the focus when the panel opened: it gets it back when the panel closes. */
   opener: HTMLElement | null;
 }
@@ -44,7 +52,7 @@ function useSelection(): Store<Selection> {
   return selection;
 }
 
-const PANEL_ID = "history-panel";
+export const PANEL_ID = "history-panel";
 
 /** Holds which object's history is open, and shows its panel. */
 export function HistoryProvider({ children }: { children: ReactNode }) {
@@ -58,18 +66,50 @@ export function HistoryProvider({ children }: { children: ReactNode }) {
   return (
     <HistoryContext.Provider value={selection}>
       {children}
-      {target && <HistoryPanel key={`${target.kind}:${target.id}`} target={target} onClose={close} />}
+      {target?.view === "stats" ? (
+        <StatsPanel key={`stats:${target.id}`} id={target.id} name={target.name} onClose={close} />
+      ) : (
+        target && <HistoryPanel key={`${target.kind}:${target.id}`} target={target} onClose={close} />
+      )}
     </HistoryContext.Provider>
   );
 }
 
 /** Whether the panel shows this object's history (only the rows concerned re-render). */
 export function useHistoryOpen(kind: TimelineKind, id: string): boolean {
+  return usePanelOpen(kind, id, "history");
+}
+
+/** Whether the panel shows this object (in `view`, or in either). */
+export function usePanelOpen(kind: TimelineKind, id: string, view?: PanelView): boolean {
   const selection = useSelection();
   return useSyncExternalStore(selection.subscribe, () => {
     const t = selection.getState().target;
-    return t !== null && t.kind === kind && t.id === id;
+    return t !== null && t.kind === kind && t.id === id && (view === undefined || t.view === view);
   });
+}
+
+/** The row's "Stats" button: opens the panel on this container's charts (or closes it). */
+export function StatsButton({ id, name }: { id: string; name: string }) {
+  const selection = useSelection();
+  const open = usePanelOpen("container", id, "stats");
+  return (
+    <button
+      type="button"
+      className="small"
+      aria-expanded={open}
+      aria-controls={open ? PANEL_ID : undefined}
+      onClick={(e) =>
+        selection.setState(
+          open
+            ? { target: null, opener: null }
+            : { target: { kind: "container", id, name, view: "stats" }, opener: e.currentTarget },
+        )
+      }
+    >
+      Stats
+    </button>
+  );
 }
 
 /** The row's "History" button: opens the panel on this object (or closes it, when it is open). */
@@ -84,7 +124,7 @@ export function HistoryButton({ kind, id, name }: HistoryTarget) {
       aria-controls={open ? PANEL_ID : undefined}
       onClick={(e) =>
         selection.setState(
-          open ? { target: null, opener: null } : { target: { kind, id, name }, opener: e.currentTarget },
+          open ? { target: null, opener: null } : { target: { kind, id, name, view: "history" }, opener: e.currentTarget },
         )
       }
     >
@@ -129,7 +169,6 @@ function HistoryPanel({ target, onClose }: { target: HistoryTarget; onClose: () 
     return () => window.removeEventListener("keydown", onKey);
   }, [onClose]);
 
-  const { events, more, loaded, loading, loadingOlder, error } = state;
   return (
     <aside
       ref={panelRef}
@@ -138,7 +177,7 @@ function HistoryPanel({ target, onClose }: { target: HistoryTarget; onClose: () 
       role="dialog"
       aria-modal="false"
       aria-labelledby="history-title"
-      aria-busy={loading || loadingOlder}
+      aria-busy={state.loading || state.loadingOlder}
       tabIndex={-1}
       data-testid="history"
     >
@@ -156,13 +195,30 @@ function HistoryPanel({ target, onClose }: { target: HistoryTarget; onClose: () 
         </span>
         {!exists && <Tag tone="off">removed</Tag>}
         <span className="spacer" />
-        {loaded && (
-          <span className="muted" data-testid="history-count">
-            {events.length}
-            {more ? "+" : ""} event{events.length === 1 && !more ? "" : "s"}, newest first
-          </span>
-        )}
+        <TimelineCount state={state} />
       </div>
+      <TimelineBody kind={kind} state={state} loader={loader} />
+    </aside>
+  );
+}
+
+/** How many events are shown ("12+ events, newest first"), once the first page is there. */
+export function TimelineCount({ state }: { state: TimelineState }) {
+  const { events, more, loaded } = state;
+  if (!loaded) return null;
+  return (
+    <span className="muted" data-testid="history-count">
+      {events.length}
+      {more ? "+" : ""} event{events.length === 1 && !more ? "" : "s"}, newest first
+    </span>
+  );
+}
+
+/** An object's timeline (useTimeline): its events, what went wrong, "Load older". */
+export function TimelineBody({ kind, state, loader }: { kind: TimelineKind; state: TimelineState; loader: TimelineLoader }) {
+  const { events, more, loaded, loadingOlder, error } = state;
+  return (
+    <>
       {error && (
         <div className="history-error" role="alert">
           <strong>Could not load the history.</strong> {error}{" "}
@@ -186,7 +242,7 @@ function HistoryPanel({ target, onClose }: { target: HistoryTarget; onClose: () 
           </button>
         </div>
       )}
-    </aside>
+    </>
   );
 }
 

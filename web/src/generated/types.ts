@@ -8,7 +8,8 @@
  * This interface was referenced by `DockstateSchema`'s JSON-Schema
  * via the `definition` "ClientMessage".
  */
-export type ClientMessage = Ack | Hello | Ping | Resync | Subscribe | Unsubscribe;
+export type ClientMessage =
+  Ack | Hello | Ping | Resync | Subscribe | SubscribeLogs | SubscribeStats | Unsubscribe;
 /**
  * Any server message.
  *
@@ -20,9 +21,14 @@ export type ServerMessage =
   | ChangesMessage
   | EngineStateUpdate
   | ErrorMessage
+  | LogsMessage
+  | LogsEnd
+  | LogsSkipped
+  | OperationMessage
   | Pong
   | ResyncRequired
   | Snapshot
+  | StatsMessage
   | Welcome;
 
 /**
@@ -37,7 +43,10 @@ export interface DockstateSchema {
   ChangesMessage?: ChangesMessage;
   ClientMessage?: ClientMessage;
   Container?: Container;
+  ContainerDetails?: ContainerDetails;
   ContainerNetwork?: ContainerNetwork;
+  ContainerOutcome?: ContainerOutcome;
+  ContainerStats?: ContainerStats;
   CreateRequest?: CreateRequest;
   DockerEventRecord?: DockerEventRecord;
   EngineInfo?: EngineInfo;
@@ -45,21 +54,39 @@ export interface DockstateSchema {
   EngineStateUpdate?: EngineStateUpdate;
   ErrorMessage?: ErrorMessage;
   Filter?: Filter;
+  HealthCheck?: HealthCheck;
+  HealthDetails?: HealthDetails;
+  HealthResult?: HealthResult;
   Hello?: Hello;
   Image?: Image;
+  LayerProgress?: LayerProgress;
+  LogLineModel?: LogLineModel;
+  LogsEnd?: LogsEnd;
+  LogsMessage?: LogsMessage;
+  LogsSkipped?: LogsSkipped;
   Mount?: Mount;
   Network?: Network;
+  Operation?: Operation;
+  OperationMessage?: OperationMessage;
   Ping?: Ping;
   Pong?: Pong;
   Port?: Port;
   Problem?: Problem;
+  ProjectProgress?: ProjectProgress;
+  PullProgress?: PullProgress;
+  PullRequest?: PullRequest;
   RenameRequest?: RenameRequest;
+  RestartPolicy?: RestartPolicy;
   Resync?: Resync;
   ResyncRequired?: ResyncRequired;
+  RunRequest?: RunRequest;
   ServerMessage?: ServerMessage;
   Since?: Since;
   Snapshot?: Snapshot;
+  StatsMessage?: StatsMessage;
   Subscribe?: Subscribe;
+  SubscribeLogs?: SubscribeLogs;
+  SubscribeStats?: SubscribeStats;
   SystemStats?: SystemStats;
   Timeline?: Timeline;
   Unsubscribe?: Unsubscribe;
@@ -67,7 +94,8 @@ export interface DockstateSchema {
   Welcome?: Welcome;
 }
 /**
- * The engine has accepted an action; its effect arrives through the change stream.
+ * The engine has accepted an action, or is still working on it; its effect arrives
+ * through the change stream.
  *
  * This interface was referenced by `DockstateSchema`'s JSON-Schema
  * via the `definition` "Accepted".
@@ -78,11 +106,11 @@ export interface Accepted {
    */
   accepted_at_version: number;
   /**
-   * Extension: the key of the object created (network id, volume name).
+   * Extension: the key of the object created (network id, volume name, container id).
    */
   id?: string | null;
   /**
-   * A random id naming this action (it is in the log).
+   * The id of this action's operation (GET /api/v1/operations/{id}).
    */
   operation: string;
   /**
@@ -91,6 +119,10 @@ export interface Accepted {
   report?: {
     [k: string]: unknown;
   } | null;
+  /**
+   * Extension: `done` when the engine finished within the second, else `pending` (the outcome follows in `operation` messages).
+   */
+  status?: "pending" | "done" | "failed";
 }
 /**
  * This interface was referenced by `DockstateSchema`'s JSON-Schema
@@ -209,6 +241,61 @@ export interface Since {
   version: number;
 }
 /**
+ * protocol.md §10: a container's log (or a compose project's, merged), its last ``tail``
+ * lines and then, with ``follow``, every new one.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "SubscribeLogs".
+ */
+export interface SubscribeLogs {
+  /**
+   * An id, a prefix of one, or a name.
+   */
+  container?: string | null;
+  engine?: string | null;
+  follow?: boolean;
+  id: string;
+  /**
+   * A compose project, instead of container.
+   */
+  project?: string | null;
+  /**
+   * RFC 3339 (or Unix seconds).
+   */
+  since?: string | null;
+  stderr?: boolean;
+  stdout?: boolean;
+  /**
+   * The last N lines of each container; null: all.
+   */
+  tail?: number | null;
+  type: "subscribe_logs";
+  /**
+   * RFC 3339 (or Unix seconds).
+   */
+  until?: string | null;
+  [k: string]: unknown;
+}
+/**
+ * protocol.md §9: a sampled stream of the matching running containers' usage.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "SubscribeStats".
+ */
+export interface SubscribeStats {
+  engine?: string | null;
+  /**
+   * A Filter (ids, names, labels; kinds other than container match nothing).
+   */
+  filter?: {
+    [k: string]: unknown;
+  } | null;
+  id: string;
+  interval_ms?: number;
+  type: "subscribe_stats";
+  [k: string]: unknown;
+}
+/**
  * This interface was referenced by `DockstateSchema`'s JSON-Schema
  * via the `definition` "Unsubscribe".
  */
@@ -309,6 +396,142 @@ export interface Port {
    * tcp, udp or sctp
    */
   protocol: string;
+}
+/**
+ * A container as its page shows it, beyond the state's ``Container``. Its environment
+ * appears as variable names only (``env_names``), never a value.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "ContainerDetails".
+ */
+export interface ContainerDetails {
+  /**
+   * The command, the entrypoint's arguments.
+   */
+  cmd: string[] | null;
+  /**
+   * The entrypoint (null: the image has none).
+   */
+  entrypoint: string[] | null;
+  /**
+   * The names of the environment's variables, in their order; never a value.
+   */
+  env_names: string[];
+  /**
+   * Null without a health check.
+   */
+  health: HealthDetails | null;
+  /**
+   * Null when it has none (or `NONE`).
+   */
+  healthcheck: HealthCheck | null;
+  hostname: string;
+  id: string;
+  name: string;
+  network_mode: string;
+  restart_count: number;
+  restart_policy: RestartPolicy;
+  /**
+   * The state's `rev` of the container when read (null: not in the state yet).
+   */
+  rev: number | null;
+  tty: boolean;
+  user: string;
+  working_dir: string;
+}
+/**
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "HealthDetails".
+ */
+export interface HealthDetails {
+  failing_streak: number;
+  /**
+   * The last results, oldest first.
+   */
+  log: HealthResult[];
+  /**
+   * `starting`, `healthy` or `unhealthy`.
+   */
+  status: string;
+}
+/**
+ * One run of the health check (the engine keeps the last five).
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "HealthResult".
+ */
+export interface HealthResult {
+  end: string | null;
+  exit_code: number;
+  /**
+   * What the check printed (the engine keeps 4 KiB of it).
+   */
+  output: string;
+  start: string | null;
+}
+/**
+ * The container's health check, as configured (times in seconds; null: Docker's default).
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "HealthCheck".
+ */
+export interface HealthCheck {
+  interval: number | null;
+  retries: number | null;
+  start_period: number | null;
+  /**
+   * e.g. `["CMD-SHELL", "curl -f localhost"]`.
+   */
+  test: string[];
+  timeout: number | null;
+}
+/**
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "RestartPolicy".
+ */
+export interface RestartPolicy {
+  /**
+   * For `on-failure`: restarts at most (0: no cap).
+   */
+  maximum_retry_count: number;
+  /**
+   * `no`, `always`, `unless-stopped` or `on-failure` (or empty).
+   */
+  name: string;
+}
+/**
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "ContainerOutcome".
+ */
+export interface ContainerOutcome {
+  /**
+   * When failed: the problem.
+   */
+  error?: {
+    [k: string]: unknown;
+  } | null;
+  name: string;
+  status: "pending" | "done" | "failed";
+}
+/**
+ * A container's resource usage, exactly the fields of protocol.md §9.
+ *
+ * ``cpu_percent`` is over the last interval (100 = one core); ``memory_bytes`` excludes the
+ * inactive page cache (as ``docker stats``); byte counters are totals since the container
+ * started.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "ContainerStats".
+ */
+export interface ContainerStats {
+  block_read_bytes: number;
+  block_write_bytes: number;
+  cpu_percent: number;
+  memory_bytes: number;
+  memory_limit_bytes: number;
+  net_rx_bytes: number;
+  net_tx_bytes: number;
+  pids: number;
 }
 /**
  * The body of ``POST /api/v1/volumes`` and ``POST /api/v1/networks``.
@@ -534,7 +757,15 @@ export interface EngineStateUpdate {
  * via the `definition` "ErrorMessage".
  */
 export interface ErrorMessage {
-  code: "INVALID_MESSAGE" | "INVALID_FILTER" | "UNKNOWN_SUBSCRIPTION" | "RATE_LIMITED";
+  code:
+    | "INVALID_MESSAGE"
+    | "INVALID_FILTER"
+    | "UNKNOWN_SUBSCRIPTION"
+    | "RATE_LIMITED"
+    | "UNKNOWN_ENGINE"
+    | "UNKNOWN_CONTAINER"
+    | "UNKNOWN_PROJECT"
+    | "LOGS_DISABLED";
   id?: string | number | null;
   message: string;
   type: "error";
@@ -553,6 +784,147 @@ export interface Filter {
     [k: string]: string;
   } | null;
   names?: string[] | null;
+}
+/**
+ * One layer of a pull, as the engine's stream last told of it.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "LayerProgress".
+ */
+export interface LayerProgress {
+  /**
+   * Bytes done in this phase.
+   */
+  current?: number | null;
+  /**
+   * 0 to 1: downloading is the first half, extracting the second.
+   */
+  fraction: number;
+  /**
+   * Docker's words: `Waiting`, `Downloading`, `Extracting`…
+   */
+  status: string;
+  /**
+   * Bytes of this phase.
+   */
+  total?: number | null;
+}
+/**
+ * One line of a container's log.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "LogLineModel".
+ */
+export interface LogLineModel {
+  /**
+   * The container's id.
+   */
+  container: string;
+  stream: "stdout" | "stderr";
+  /**
+   * Without its newline; invalid UTF-8 replaced by U+FFFD.
+   */
+  text: string;
+  /**
+   * When the engine received it: RFC 3339, nanoseconds.
+   */
+  time: string;
+  /**
+   * Extension: present (true) when the line was longer than 64 KiB and cut.
+   */
+  truncated?: boolean | null;
+}
+/**
+ * The end of ``container``'s log in this subscription (a read without follow is done,
+ * or the container was removed). Extension: ``final`` marks the subscription's last
+ * message; ``container`` is null on a final end that concerns no one container.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "LogsEnd".
+ */
+export interface LogsEnd {
+  container: string | null;
+  engine: string;
+  final?: boolean | null;
+  sub: string;
+  type: "logs_end";
+}
+/**
+ * Lines of a ``subscribe_logs``, in the engine's order for each container (a project's
+ * merged in time order), at most 500 a message.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "LogsMessage".
+ */
+export interface LogsMessage {
+  engine: string;
+  lines: LogLineModel[];
+  sub: string;
+  type: "logs";
+}
+/**
+ * Lines of ``container`` dropped here because the client did not keep up.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "LogsSkipped".
+ */
+export interface LogsSkipped {
+  container: string;
+  count: number;
+  engine: string;
+  sub: string;
+  type: "logs_skipped";
+}
+/**
+ * What became of an action (``GET /api/v1/operations/{id}``).
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "Operation".
+ */
+export interface Operation {
+  /**
+   * e.g. `stop`, `remove`, `prune`, `create`.
+   */
+  action: string;
+  /**
+   * When failed: the problem (RFC 9457) the engine's refusal made.
+   */
+  error?: {
+    [k: string]: unknown;
+  } | null;
+  /**
+   * The id the action was answered with.
+   */
+  operation: string;
+  progress?: {
+    [k: string]: unknown;
+  } | null;
+  status: "pending" | "done" | "failed";
+  /**
+   * What it acts on: a container id or name, a kind...
+   */
+  target: string;
+}
+/**
+ * protocol.md §11: an operation changed status (sent to every connection that has a
+ * subscription).
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "OperationMessage".
+ */
+export interface OperationMessage {
+  action: string;
+  engine: string;
+  error?: {
+    [k: string]: unknown;
+  } | null;
+  operation: string;
+  progress?: {
+    [k: string]: unknown;
+  } | null;
+  status: "pending" | "done" | "failed";
+  target: string;
+  type: "operation";
 }
 /**
  * This interface was referenced by `DockstateSchema`'s JSON-Schema
@@ -588,6 +960,59 @@ export interface Problem {
   [k: string]: unknown;
 }
 /**
+ * The ``progress`` of a project action's operation.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "ProjectProgress".
+ */
+export interface ProjectProgress {
+  /**
+   * By container id.
+   */
+  containers: {
+    [k: string]: ContainerOutcome;
+  };
+  done?: number;
+  failed?: number;
+  project: string;
+  total?: number;
+}
+/**
+ * The ``progress`` of a pull's operation.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "PullProgress".
+ */
+export interface PullProgress {
+  /**
+   * 0 to 1: the layers' mean fraction.
+   */
+  fraction?: number;
+  image: string;
+  /**
+   * By layer id.
+   */
+  layers?: {
+    [k: string]: LayerProgress;
+  };
+  /**
+   * The stream's latest line about the whole image.
+   */
+  status?: string | null;
+}
+/**
+ * The body of ``POST /api/v1/images/pull``.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "PullRequest".
+ */
+export interface PullRequest {
+  /**
+   * What to pull: `name[:tag]` (no tag: `latest`) or `name@digest`.
+   */
+  image: string;
+}
+/**
  * The body of ``POST /api/v1/containers/{id}/rename``.
  *
  * This interface was referenced by `DockstateSchema`'s JSON-Schema
@@ -601,11 +1026,63 @@ export interface RenameRequest {
  * via the `definition` "ResyncRequired".
  */
 export interface ResyncRequired {
-  code: "EPOCH_MISMATCH" | "VERSION_EXPIRED" | "VERSION_TOO_NEW" | "SLOW_CONSUMER";
+  code:
+    "EPOCH_MISMATCH" | "VERSION_EXPIRED" | "VERSION_TOO_NEW" | "SLOW_CONSUMER" | "INTERNAL_ERROR";
   current: number;
   oldest: number;
   sub: string;
   type: "resync_required";
+}
+/**
+ * The body of ``POST /api/v1/containers``: what ``docker run`` takes, in its own forms.
+ * Only ``image`` is required.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "RunRequest".
+ */
+export interface RunRequest {
+  /**
+   * The command, replacing the image's CMD.
+   */
+  command?: string[] | null;
+  /**
+   * `NAME=value` items. Write-only: never echoed back, logged or stored.
+   *
+   * @maxItems 1000
+   */
+  env?: string[];
+  /**
+   * The image to run (the engine must have it: pull first).
+   */
+  image: string;
+  labels?: {
+    [k: string]: string;
+  };
+  name?: string | null;
+  /**
+   * The network to attach to (a name or id; also `host`, `none`).
+   */
+  network?: string | null;
+  /**
+   * Published ports: `[ip:]host:container[/proto]` (also `container` and `ip::container`: the engine picks the host port).
+   *
+   * @maxItems 1000
+   */
+  ports?: string[];
+  /**
+   * `no`, `always`, `unless-stopped` or `on-failure[:N]`.
+   */
+  restart?: string;
+  /**
+   * Start it once created (else: created only).
+   */
+  start?: boolean;
+  /**
+   * `source:target[:ro|rw]`: `source` an absolute host path or a volume name.
+   *
+   * @maxItems 1000
+   */
+  volumes?: string[];
 }
 /**
  * This interface was referenced by `DockstateSchema`'s JSON-Schema
@@ -617,6 +1094,24 @@ export interface Snapshot {
   sub: string;
   type: "snapshot";
   version: number;
+}
+/**
+ * One sample of every running container a ``subscribe_stats`` matches; the latest wins.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "StatsMessage".
+ */
+export interface StatsMessage {
+  containers: {
+    [k: string]: ContainerStats;
+  };
+  engine: string;
+  sub: string;
+  /**
+   * When the sample was taken (RFC 3339, UTC).
+   */
+  time: string;
+  type: "stats";
 }
 /**
  * This interface was referenced by `DockstateSchema`'s JSON-Schema
@@ -649,3 +1144,17 @@ export interface Timeline {
 }
 
 export const PROTOCOL = "dockstate.v1";
+
+/** Every kind of object a change names (the enum of Change.kind). */
+export const KINDS = ["container", "image", "volume", "network", "engine"] as const;
+export type Kind = (typeof KINDS)[number];
+/** The kinds with a map of objects in EngineState, and the name of that map. */
+export const MAP_OF_KIND = {
+  container: "containers",
+  image: "images",
+  volume: "volumes",
+  network: "networks",
+} as const;
+export type ObjectKind = keyof typeof MAP_OF_KIND;
+export const OBJECT_KINDS = Object.keys(MAP_OF_KIND) as ObjectKind[];
+export type MapName = (typeof MAP_OF_KIND)[ObjectKind];

@@ -2,6 +2,10 @@
  * Containers: a virtualized table (TanStack Table for columns, sorting and grouping; TanStack
  * Virtual so that only the visible rows exist), with search, a state filter and grouping by
  * compose project. Each row subscribes to its own container: a change re-renders that row.
+ *
+ * CPU and memory come from the stats store (a row reads its container's latest sample and draws
+ * a sparkline of the last 5 minutes). Sorted by CPU or memory (the "top" view), the table
+ * re-sorts on every sample; sorted by anything else, a sample re-renders the visible rows only.
  */
 import {
   type ColumnDef,
@@ -14,15 +18,22 @@ import {
   useReactTable,
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { memo, useDeferredValue, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useDeferredValue, useMemo, useRef, useState } from "react";
 import { Age, Empty, Flash, Pending, Tag } from "../components/Cells";
-import { HistoryButton, useHistoryOpen } from "../components/History";
+import { ContainerActions } from "../components/ContainerActions";
+import { usePanelOpen } from "../components/History";
+import { Sparkline } from "../components/Sparkline";
+import { RunButton } from "../components/RunDialog";
 import { useAct } from "../components/useAct";
-import { ports, shortId } from "../format";
+import { logsHref } from "./Logs";
+import { bytes, containerHref, ports, shortId } from "../format";
 import { useFlashKey } from "../react/flash";
-import { useEngineState } from "../react/hooks";
-import type { ContainerVerb } from "../store/actions";
-import type { Container, ContainerState } from "../store/types";
+import { useEngineState, useOperation } from "../react/hooks";
+import { useStats, useStatsDemand, useStatsStore } from "../react/stats";
+import type { StatsState } from "../store/stats";
+import { pendingFor, type ProjectVerb } from "../store/actions";
+import { projectProgress } from "../store/progress";
+import type { Container, ContainerState, ContainerStats } from "../store/types";
 
 const EMPTY: Record<string, Container> = {};
 const STATES: ContainerState[] = ["running", "paused", "restarting", "created", "exited", "dead", "removing"];
@@ -60,6 +71,7 @@ export function ContainersPage() {
           Group by compose project
         </label>
         <span className="spacer" />
+        <RunButton />
         <button type="button" onClick={() => void act({ kind: "container", action: "prune" })}>
           Prune stopped…
         </button>
@@ -102,9 +114,43 @@ function matches(c: Container, needle: string): boolean {
     .some((field) => field.toLowerCase().includes(needle));
 }
 
-const columns: ColumnDef<Container>[] = [
-  { id: "name", header: "Name", accessorFn: (c) => c.name },
-  { id: "state", header: "Status", accessorFn: (c) => `${c.state} ${c.status}` },
+/** The columns sorted by the latest sample: the table re-sorts when a sample comes. */
+export const STATS_COLUMNS = new Set(["cpu", "memory"]);
+
+/** What a stats column sorts by: undefined (always last) for a container with no sample. */
+export function statsSortValue(
+  latest: Record<string, ContainerStats>,
+  id: string,
+  column: "cpu" | "memory",
+): number | undefined {
+  const s = latest[id];
+  if (!s) return undefined;
+  return column === "cpu" ? s.cpu_percent : s.memory_bytes;
+}
+
+function makeColumns(latest: { current: Record<string, ContainerStats> }): ColumnDef<Container>[] {
+  return [
+    { id: "name", header: "Name", accessorFn: (c) => c.name },
+    { id: "state", header: "Status", accessorFn: (c) => `${c.state} ${c.status}` },
+    {
+      id: "cpu",
+      header: "CPU",
+      accessorFn: (c) => statsSortValue(latest.current, c.id, "cpu"),
+      sortDescFirst: true,
+      sortUndefined: "last",
+    },
+    {
+      id: "memory",
+      header: "Memory",
+      accessorFn: (c) => statsSortValue(latest.current, c.id, "memory"),
+      sortDescFirst: true,
+      sortUndefined: "last",
+    },
+    ...BASE_COLUMNS,
+  ];
+}
+
+const BASE_COLUMNS: ColumnDef<Container>[] = [
   { id: "health", header: "Health", accessorFn: (c) => c.health ?? "" },
   { id: "ports", header: "Ports", accessorFn: (c) => ports(c), enableSorting: false },
   { id: "image", header: "Image", accessorFn: (c) => c.image },
@@ -112,6 +158,9 @@ const columns: ColumnDef<Container>[] = [
   { id: "project", header: "Project", accessorFn: (c) => c.compose_project ?? NO_PROJECT },
   { id: "actions", header: "", enableSorting: false },
 ];
+
+const NO_LATEST = (_: StatsState) => null;
+const LATEST = (s: StatsState) => s.latest;
 
 function ContainersTable({
   query,
@@ -122,8 +171,18 @@ function ContainersTable({
   stateFilter: StateFilter;
   grouped: boolean;
 }) {
+  useStatsDemand();
   const containers = useEngineState((s) => s.data?.containers ?? EMPTY);
   const needle = useDeferredValue(query.trim().toLowerCase());
+  const [sorting, setSorting] = useState<SortingState>([{ id: "name", desc: false }]);
+  // The latest samples matter to the table only when it sorts by them.
+  const byStats = sorting.some((s) => STATS_COLUMNS.has(s.id));
+  // Deferred: a re-sort is rendered at a lower priority than scrolling and typing.
+  const latest = useDeferredValue(useStats(byStats ? LATEST : NO_LATEST));
+  const statsStore = useStatsStore();
+  const latestRef = useRef<Record<string, ContainerStats>>({});
+  latestRef.current = latest ?? statsStore?.getState().latest ?? {};
+  const columns = useMemo(() => makeColumns(latestRef), []);
   const data = useMemo(
     () =>
       Object.values(containers).filter(
@@ -132,9 +191,10 @@ function ContainersTable({
             (stateFilter === "stopped" ? isStopped(c.state) : c.state === stateFilter)) &&
           matches(c, needle),
       ),
-    [containers, stateFilter, needle],
+    // A new sample, when sorted by stats: new rows, read again by the accessors, sorted again.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [containers, stateFilter, needle, latest],
   );
-  const [sorting, setSorting] = useState<SortingState>([{ id: "name", desc: false }]);
   const [expanded, setExpanded] = useState<ExpandedState>(true);
   // Every array and object in `state` must keep its identity between renders: TanStack Table
   // recomputes its row models when they change, and each recomputation schedules a state
@@ -239,22 +299,76 @@ function GroupRow(props: {
       role="row"
       className="grid-row group-row"
       style={{ transform: `translateY(${props.start}px)`, height: ROW_HEIGHT }}
+      data-testid="project-row"
+      data-project={props.project}
     >
       <div role="cell" className="group-cell">
         <button type="button" className="link" aria-expanded={props.expanded} onClick={props.onToggle}>
           {props.expanded ? "▾" : "▸"} {props.project || "(no compose project)"}
         </button>{" "}
         <span className="muted">{props.count}</span>
+        {props.project && (
+          <a className="button small group-logs" href={logsHref({ project: props.project })} aria-label={`Logs of compose project ${props.project}`}>
+            Logs
+          </a>
+        )}
+        {props.project && <ProjectActions project={props.project} />}
       </div>
     </div>
   );
 }
 
+const PROJECT_VERBS: ProjectVerb[] = ["start", "stop", "restart"];
+
+/** A compose project's header: its whole-project actions, and while one runs its containers' outcomes. */
+function ProjectActions({ project }: { project: string }) {
+  const act = useAct();
+  const pending = useEngineState(useMemo(() => pendingFor("project", project), [project]));
+  const progress = projectProgress(useOperation(pending?.operation));
+  return (
+    <span className="group-actions">
+      {pending && <Pending pending={pending} />}
+      {progress && (
+        <span className="outcomes" aria-label="Each container" data-testid="project-outcomes">
+          {Object.entries(progress.containers).map(([id, o]) => (
+            <span key={id} className={`outcome outcome-${o.status}`} title={o.error ? String(o.error.detail ?? "") : o.status}>
+              {o.name} {o.status === "done" ? "✓" : o.status === "failed" ? "✗" : "…"}
+            </span>
+          ))}
+        </span>
+      )}
+      {PROJECT_VERBS.map((verb) => (
+        <button
+          key={verb}
+          type="button"
+          className="small"
+          disabled={pending !== undefined}
+          aria-label={`${capitalize(verb)} project ${project}`}
+          onClick={() => void act({ kind: "project", action: verb, project })}
+        >
+          {capitalize(verb)}
+        </button>
+      ))}
+      <button
+        type="button"
+        className="small danger-text"
+        disabled={pending !== undefined}
+        aria-label={`Remove project ${project}`}
+        onClick={() => void act({ kind: "project", action: "remove", project })}
+      >
+        Remove
+      </button>
+    </span>
+  );
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 const ContainerRow = memo(function ContainerRow({ id, start }: { id: string; start: number }) {
   const c = useEngineState((s) => s.data?.containers[id]);
-  const pending = useEngineState((s) => s.pending[`container:${id}`]);
+  const pending = useEngineState(useMemo(() => pendingFor("container", id), [id]));
   const flashKey = useFlashKey(c?.rev);
-  const selected = useHistoryOpen("container", id);
+  const selected = usePanelOpen("container", id);
   if (!c) return null;
   return (
     <div
@@ -266,13 +380,25 @@ const ContainerRow = memo(function ContainerRow({ id, start }: { id: string; sta
       data-state={c.state}
     >
       <Flash flashKey={flashKey} />
+      <RowCells c={c} pending={pending} />
+    </div>
+  );
+});
+
+/** The cells of a row: memoized, so that a row moved by a re-sort (a new `start`) re-renders none. */
+const RowCells = memo(function RowCells({ c, pending }: { c: Container; pending: ReturnType<ReturnType<typeof pendingFor>> }) {
+  return (
+    <>
       <div role="cell" className="name" title={c.id}>
-        <span className="strong">{c.name}</span>
+        <a className="strong" href={containerHref(c.id)}>
+          {c.name}
+        </a>
         {c.compose_service && <span className="muted"> · {c.compose_service}</span>}
       </div>
       <div role="cell" data-testid="status">
         {pending ? <Pending pending={pending} /> : <StateCell c={c} />}
       </div>
+      <StatsCells id={c.id} name={c.name} />
       <div role="cell">{c.health && <Tag tone={c.health}>{c.health}</Tag>}</div>
       <div role="cell" className="ellipsis" title={ports(c)}>
         {ports(c)}
@@ -284,11 +410,49 @@ const ContainerRow = memo(function ContainerRow({ id, start }: { id: string; sta
         <Age since={c.created} />
       </div>
       <div role="cell" className="actions">
-        <ContainerActions c={c} busy={pending !== undefined} />
+        <ContainerActions c={c} busy={pending !== undefined} panels />
       </div>
-    </div>
+    </>
   );
 });
+
+/** CPU and memory of one row: its latest sample and sparklines (a sample re-renders only these). */
+const StatsCells = memo(function StatsCells({ id, name }: { id: string; name: string }) {
+  const select = useCallback((s: StatsState) => s.latest[id], [id]);
+  const sample = useStats(select);
+  const series = useStatsStore()?.series(id);
+  if (!sample) {
+    return (
+      <>
+        <div role="cell" className="stat" data-testid="cpu" />
+        <div role="cell" className="stat" data-testid="memory" />
+      </>
+    );
+  }
+  const limit = sample.memory_limit_bytes;
+  return (
+    <>
+      <div role="cell" className="stat" data-testid="cpu" data-value={sample.cpu_percent}>
+        <span className="stat-value">{percent(sample.cpu_percent)}</span>
+        <Sparkline series={series} field="cpu" tick={sample} floor={1} label={`CPU of ${name}, last 5 minutes`} />
+      </div>
+      <div
+        role="cell"
+        className="stat"
+        data-testid="memory"
+        data-value={sample.memory_bytes}
+        title={limit > 0 ? `${bytes(sample.memory_bytes)} of ${bytes(limit)}` : undefined}
+      >
+        <span className="stat-value">{bytes(sample.memory_bytes)}</span>
+        <Sparkline series={series} field="memory" tick={sample} label={`Memory of ${name}, last 5 minutes`} />
+      </div>
+    </>
+  );
+});
+
+export function percent(n: number): string {
+  return `${n >= 100 ? Math.round(n) : n.toFixed(1)}%`;
+}
 
 function StateCell({ c }: { c: Container }) {
   const tone = c.state === "running" ? "ok" : c.state === "paused" || c.state === "restarting" ? "warn" : "off";
@@ -304,48 +468,5 @@ function StateCell({ c }: { c: Container }) {
         </span>
       ) : null}
     </span>
-  );
-}
-
-const VERBS: Record<ContainerState, ContainerVerb[]> = {
-  running: ["stop", "restart", "pause", "kill"],
-  paused: ["unpause", "stop", "kill"],
-  restarting: ["stop", "kill"],
-  created: ["start"],
-  exited: ["start"],
-  dead: [],
-  removing: [],
-};
-
-function ContainerActions({ c, busy }: { c: Container; busy: boolean }) {
-  const act = useAct();
-  return (
-    <>
-      {VERBS[c.state].map((verb) => (
-        <button
-          key={verb}
-          type="button"
-          className={`small${verb === "kill" ? " danger-text" : ""}`}
-          disabled={busy}
-          onClick={() => void act({ kind: "container", action: verb, id: c.id, name: c.name })}
-        >
-          {verb.charAt(0).toUpperCase() + verb.slice(1)}
-        </button>
-      ))}
-      <HistoryButton kind="container" id={c.id} name={c.name} />
-      <button
-        type="button"
-        className="small danger-text"
-        disabled={busy || c.state === "removing"}
-        onClick={() =>
-          void act(
-            { kind: "container", action: "remove", id: c.id, name: c.name },
-            { running: c.state === "running" || c.state === "paused" || c.state === "restarting" },
-          )
-        }
-      >
-        Remove
-      </button>
-    </>
   );
 }

@@ -1,18 +1,59 @@
-import type { ReactNode } from "react";
+import { Facts } from "../components/Cells";
 import { ConnectionBadge } from "../components/Status";
 import { bytes, clock } from "../format";
 import { useEngineState } from "../react/hooks";
+import { useStats, useStatsDemand } from "../react/stats";
+import { type StatsState, totals } from "../store/stats";
 
-function Facts({ rows }: { rows: [string, ReactNode][] }) {
+const TOTALS = (s: StatsState) => (s.time === null ? null : { ...totals(s.latest), time: s.time });
+type Totals = ReturnType<typeof TOTALS>;
+const sameTotals = (a: Totals, b: Totals) =>
+  a === b || (a !== null && b !== null && a.cpu === b.cpu && a.memory === b.memory && a.count === b.count && a.time === b.time);
+
+/** What every running container uses, live (the sum of the latest sample). */
+function Usage() {
+  useStatsDemand();
+  const t = useStats(TOTALS, sameTotals);
+  const ncpu = useEngineState((s) => s.data?.engine_info?.ncpu ?? 0);
+  const memTotal = useEngineState((s) => s.data?.engine_info?.mem_total ?? 0);
   return (
-    <dl className="facts">
-      {rows.map(([k, v]) => (
-        <div key={k}>
-          <dt>{k}</dt>
-          <dd>{v === "" || v === null || v === undefined ? <span className="muted">—</span> : v}</dd>
-        </div>
-      ))}
-    </dl>
+    <div className="card" data-testid="engine-usage">
+      <h2>Usage</h2>
+      {t ? (
+        <Facts
+          rows={[
+            [
+              "CPU",
+              <span data-testid="total-cpu" data-value={t.cpu}>
+                {t.cpu >= 100 ? Math.round(t.cpu) : t.cpu.toFixed(1)}%
+                {ncpu > 0 && (
+                  <span className="muted">
+                    {" "}
+                    of {ncpu * 100}% ({ncpu} CPU{ncpu === 1 ? "" : "s"}): {((t.cpu / ncpu)).toFixed(1)}% of the machine
+                  </span>
+                )}
+              </span>,
+            ],
+            [
+              "Memory",
+              <span data-testid="total-memory" data-value={t.memory}>
+                {bytes(t.memory)}
+                {memTotal > 0 && (
+                  <span className="muted">
+                    {" "}
+                    of {bytes(memTotal)} ({((100 * t.memory) / memTotal).toFixed(1)}%)
+                  </span>
+                )}
+              </span>,
+            ],
+            ["Sampled", `${t.count} running container${t.count === 1 ? "" : "s"}`],
+            ["At", clock(t.time)],
+          ]}
+        />
+      ) : (
+        <p className="muted">Waiting for the first sample…</p>
+      )}
+    </div>
   );
 }
 
@@ -54,6 +95,7 @@ export function EnginePage() {
             <p className="muted">Not known yet.</p>
           )}
         </div>
+        <Usage />
         <div className="card">
           <h2>System</h2>
           {stats ? (

@@ -6,6 +6,7 @@
  */
 import { createContext, useCallback, useContext, useRef, useSyncExternalStore } from "react";
 import type { LiveState, LiveStore } from "../store/live";
+import type { Operation } from "../store/types";
 
 export const StoreContext = createContext<LiveStore | null>(null);
 
@@ -73,4 +74,12 @@ function subscribeClock(period: number, listener: () => void): () => void {
 export function useNow(period = 30_000): number {
   const subscribe = useCallback((l: () => void) => subscribeClock(period, l), [period]);
   return useSyncExternalStore(subscribe, () => clockNow, () => clockNow);
+}
+
+/** An operation this tab follows (its status, progress, error), live; undefined for none. */
+export function useOperation(id: string | null | undefined): Operation | undefined {
+  const store = useLiveStore();
+  const ops = store.operations;
+  const get = useCallback(() => (id ? ops.getState().byId[id] : undefined), [ops, id]);
+  return useSyncExternalStore(ops.subscribe, get, get);
 }

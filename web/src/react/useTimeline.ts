@@ -1,6 +1,5 @@
-import { useEffect, useMemo, useSyncExternalStore } from "react";
 import { TimelineLoader, type TimelineKind, type TimelineState } from "../store/history";
-import { useLiveStore } from "./hooks";
+import { useLoader } from "./useLoader";
 
 /**
  * The durable history of one object, newest first, kept current by the live store: it asks
@@ -8,15 +7,8 @@ import { useLiveStore } from "./hooks";
  * while the component is mounted.
  */
 export function useTimeline(kind: TimelineKind, id: string): { state: TimelineState; loader: TimelineLoader } {
-  const store = useLiveStore();
-  const loader = useMemo(
-    () => new TimelineLoader({ kind, id, request: store.request, live: store }),
-    [store, kind, id],
+  return useLoader<TimelineState, TimelineLoader>(
+    (store) => new TimelineLoader({ kind, id, request: store.request, live: store }),
+    [kind, id],
   );
-  useEffect(() => {
-    loader.start();
-    return () => loader.stop();
-  }, [loader]);
-  const state = useSyncExternalStore(loader.subscribe, loader.getState, loader.getState);
-  return { state, loader };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { confirmed, httpRequest, isDestructive, pendingKey } from "./actions";
+import { confirmed, creatingOf, httpRequest, isDestructive, pendingFor, pendingKey, type PendingAction } from "./actions";
 import { container, engineState } from "./testing";
 
 describe("actions", () => {
@@ -43,5 +43,18 @@ describe("actions", () => {
     expect(confirmed(paused, { kind: "container", action: "pause", id: "a" }, { rev: 1 })).toBe(true);
     expect(confirmed(running, { kind: "container", action: "remove", id: "a" }, { rev: 1 })).toBe(false);
     expect(confirmed(engineState(3), { kind: "container", action: "remove", id: "a" }, { rev: 1 })).toBe(true);
+  });
+
+  it("are selected per object with pendingFor, the same key as the one they run under", () => {
+    const stop = { kind: "container", action: "stop", id: "a" } as const;
+    const create = { kind: "volume", action: "create", name: "v" } as const;
+    const p = (request: PendingAction["request"]) =>
+      ({ key: pendingKey(request), request, label: "", startedAt: 0, accepted: false, baseline: { rev: null } }) as PendingAction;
+    const s = { pending: { [pendingKey(stop)]: p(stop), [pendingKey(create)]: p(create) } };
+    expect(pendingFor("container", "a")(s)?.request).toBe(stop);
+    expect(pendingFor("container", "b")(s)).toBeUndefined();
+    expect(pendingFor("image", "a")(s)).toBeUndefined();
+    expect(creatingOf(s, "volume").map((x) => x.request)).toEqual([create]);
+    expect(creatingOf(s, "network")).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  * when that object changed.
  */
 import { applyPatch, type Operation } from "fast-json-patch";
-import type { ChangeMessage, EngineState, ObjectKind } from "./types";
+import type { ChangeMessage, EngineState, MapName, ObjectKind } from "./types";
 import { MAP_OF_KIND } from "./types";
 
 /** A change could not be applied to the state as the client holds it: resync. */
@@ -12,7 +12,7 @@ export class ApplyError extends Error {
   override name = "ApplyError";
 }
 
-type Maps = Pick<EngineState, "containers" | "images" | "volumes" | "networks">;
+type Maps = Pick<EngineState, MapName>;
 
 /**
  * The state after ``changes``, at version ``to`` (``timestamp`` becomes ``last_updated``).

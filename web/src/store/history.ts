@@ -5,16 +5,19 @@
  * - `time_nano` is read exactly, as a bigint: nanoseconds since the epoch are beyond a JSON
  *   number's 53 bits of precision, and `before` (the last event's `time_nano`) must be exact
  *   or the next page repeats or skips events.
- * - The loader follows the live store: when the object's `rev` changes, or the object goes
- *   away, it asks for the newest page again, once per burst of changes (`debounceMs` after the
- *   last one, at most `maxWaitMs` after the first). Nothing else makes it ask: no timer polls.
+ * - The loader follows the live store (a RevisionFollower): when the object's `rev` changes,
+ *   or the object goes away, it asks for the newest page again, once per burst of changes
+ *   (`debounceMs` after the last one, at most `maxWaitMs` after the first). Nothing else makes
+ *   it ask: no timer polls.
  * - The server records an event before the state change it causes is committed, so the page
  *   asked for after a change holds the event behind it.
  */
 import { createStore, type Listener, type Store } from "./createStore";
-import { type LiveState, problemDetail } from "./live";
+import { problemDetail } from "./live";
+import { type LiveSource, RevisionFollower } from "./revision";
 import type { DockerEventRecord, Timeline } from "./types";
-import { MAP_OF_KIND } from "./types";
+
+export { revOf } from "./revision";
 
 export type TimelineKind = Timeline["kind"];
 
@@ -44,7 +47,7 @@ export interface TimelineOptions {
   /** A REST request to the server (LiveStore.request: same origin, with the session cookie). */
   request: (path: string, init?: RequestInit) => Promise<Response>;
   /** The live store to follow; without it the timeline refreshes only when told. */
-  live?: { getState(): LiveState; subscribe(listener: Listener): () => void } | null;
+  live?: LiveSource | null;
   pageSize?: number;
   debounceMs?: number;
   maxWaitMs?: number;
@@ -146,12 +149,6 @@ export function appendOlder(
   return { events: [...shown.events, ...page.events.filter((e) => !seen.has(eventKey(e)))], more: page.more };
 }
 
-/** The object's rev in the live state; null when it is not there (removed, or not yet seen). */
-export function revOf(state: LiveState, kind: TimelineKind, id: string): number | null {
-  const objects = state.data?.[MAP_OF_KIND[kind]] as Record<string, { rev: number }> | undefined;
-  return objects?.[id]?.rev ?? null;
-}
-
 const INITIAL: TimelineState = {
   events: [],
   more: false,
@@ -168,10 +165,7 @@ export class TimelineLoader {
   private readonly opts: Required<Pick<TimelineOptions, "pageSize" | "debounceMs" | "maxWaitMs">> &
     TimelineOptions;
   private running = false;
-  private unfollow: (() => void) | null = null;
-  private rev: number | null = null;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private firstChangeAt: number | null = null;
+  private readonly revisions: RevisionFollower | null;
   private seq = 0;
   private inFlight = new Set<AbortController>();
 
@@ -179,6 +173,9 @@ export class TimelineLoader {
     this.opts = { pageSize: 100, debounceMs: 150, maxWaitMs: 1000, ...options };
     this.kind = options.kind;
     this.id = options.id;
+    this.revisions = options.live
+      ? new RevisionFollower(options.live, this.kind, this.id, () => void this.refresh(), this.opts)
+      : null;
   }
 
   getState = (): TimelineState => this.store.getState();
@@ -188,20 +185,14 @@ export class TimelineLoader {
   start(): void {
     if (this.running) return;
     this.running = true;
-    const { live } = this.opts;
-    if (live) {
-      this.rev = revOf(live.getState(), this.kind, this.id);
-      this.unfollow = live.subscribe(this.onLiveChange);
-    }
+    this.revisions?.start();
     void this.refresh();
   }
 
   /** Stop following, cancel what is on its way; the state stays. */
   stop(): void {
     this.running = false;
-    this.unfollow?.();
-    this.unfollow = null;
-    this.clearTimer();
+    this.revisions?.stop();
     for (const controller of this.inFlight) controller.abort();
     this.inFlight.clear();
     this.store.setState({ loading: false, loadingOlder: false });
@@ -210,7 +201,7 @@ export class TimelineLoader {
   /** Ask for the newest page now. */
   async refresh(): Promise<void> {
     if (!this.running) return;
-    this.clearTimer();
+    this.revisions?.cancel();
     const seq = ++this.seq;
     this.store.setState({ loading: true });
     const page = await this.fetch();
@@ -256,33 +247,5 @@ export class TimelineLoader {
     } finally {
       this.inFlight.delete(controller);
     }
-  }
-
-  private onLiveChange = (): void => {
-    const live = this.opts.live;
-    if (!live) return;
-    const rev = revOf(live.getState(), this.kind, this.id);
-    if (rev === this.rev) return;
-    this.rev = rev;
-    this.scheduleRefresh();
-  };
-
-  /** A refresh ``debounceMs`` after the last change, at most ``maxWaitMs`` after the first. */
-  private scheduleRefresh(): void {
-    const now = Date.now();
-    this.firstChangeAt ??= now;
-    if (this.timer) clearTimeout(this.timer);
-    const wait = Math.max(0, Math.min(this.opts.debounceMs, this.firstChangeAt + this.opts.maxWaitMs - now));
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.firstChangeAt = null;
-      void this.refresh();
-    }, wait);
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.firstChangeAt = null;
   }
 }

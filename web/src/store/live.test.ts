@@ -227,6 +227,24 @@ describe("gaps and resync", () => {
     expect(ws.sentOf("resync")).toHaveLength(1);
   });
 
+  it("after a change that did not apply, a new connection asks for a snapshot, not a resume", () => {
+    const { ws, sub } = liveStore();
+    ws.receive(changes(sub, 10, 11, [{ v: 11, kind: "container", op: "updated", id: "zz", patch: [] }]));
+    ws.drop();
+    vi.advanceTimersByTime(60_000);
+    const again = FakeSocket.last.handshake();
+    expect(again.since).toBeUndefined();
+  });
+
+  it("chains a batch from the version applied when a bookmark came in between", () => {
+    const { store, ws, sub } = liveStore();
+    ws.receive({ type: "bookmark", sub, epoch: "E1", version: 15 });
+    ws.receive(changes(sub, 10, 16, [{ v: 16, kind: "container", op: "removed", id: "a" }]));
+    expect(ws.sentOf("resync")).toEqual([]);
+    expect(store.getState().data!.version).toBe(16);
+    expect(store.getState().data!.containers.a).toBeUndefined();
+  });
+
   it("on resync_required, waits for and takes the snapshot that follows", () => {
     const { store, ws, sub } = liveStore();
     ws.receive({ type: "resync_required", sub, code: "SLOW_CONSUMER", oldest: 20, current: 30 });
@@ -415,7 +433,7 @@ describe("optimistic actions", () => {
     const { store, ws, sub } = liveStore({ fetch });
     const done = store.act({ kind: "container", action: "stop", id: "a" });
     expect(store.getState().pending["container:a"]?.label).toBe("stopping…");
-    expect(await done).toBe(true);
+    expect((await done).ok).toBe(true);
     expect(fetch).toHaveBeenCalledWith("/api/v1/containers/a/stop", {
       method: "POST",
       credentials: "same-origin",
@@ -444,7 +462,7 @@ describe("optimistic actions", () => {
     const before = store.getState().data!.containers.a;
     const done = store.act({ kind: "container", action: "remove", id: "a", name: "web" });
     expect(store.getState().pending["container:a"]?.label).toBe("removing…");
-    expect(await done).toBe(false);
+    expect(await done).toMatchObject({ ok: false, status: 409 });
     const s = store.getState();
     expect(s.pending).toEqual({});
     expect(s.data!.containers.a).toBe(before);
@@ -462,7 +480,7 @@ describe("optimistic actions", () => {
       throw new TypeError("Failed to fetch");
     });
     const { store } = liveStore({ fetch });
-    expect(await store.act({ kind: "container", action: "start", id: "a" })).toBe(false);
+    expect((await store.act({ kind: "container", action: "start", id: "a" })).ok).toBe(false);
     expect(store.getState().pending).toEqual({});
     expect(store.getState().notices[0]!.message).toMatch(/could not be reached/);
   });
@@ -494,7 +512,7 @@ describe("optimistic actions", () => {
     const fetch = respond(202, { operation: "op", accepted_at_version: 10 });
     const { store } = liveStore({ fetch });
     void store.act({ kind: "container", action: "stop", id: "a" });
-    expect(await store.act({ kind: "container", action: "kill", id: "a" })).toBe(false);
+    expect(await store.act({ kind: "container", action: "kill", id: "a" })).toMatchObject({ ok: false, skipped: true });
     expect(fetch).toHaveBeenCalledTimes(1);
   });
 

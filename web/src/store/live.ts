@@ -1,43 +1,45 @@
 /**
- * The live store: the client side of protocol.md, framework-free.
+ * The live store: the client side of protocol.md, framework-free. This file is the connection;
+ * the rest is done by its parts:
  *
- * One WebSocket to /api/v1/ws (subprotocol dockstate.v1): hello, one subscription in mode
- * `changes`, then the snapshot and the changes after it, applied with fast-json-patch. It
+ * - `follower.ts` (pure): snapshot and changes applied with fast-json-patch, gaps detected
+ *   (a `changes` that does not chain, a change that does not apply) and answered with
+ *   `resync`, `resync_required` waited out until its snapshot, bookmarks;
+ * - `persist.ts`: the last state kept in IndexedDB, a subscriber of this store: shown at once,
+ *   marked stale, until the live state arrives;
+ * - `actions.ts`: REST actions run optimistically (the row shows "stopping…" at once, the
+ *   change stream confirms it, a refusal rolls it back with Docker's message);
+ * - `operations.ts`: the operations those actions start (protocol.md §11), followed through
+ *   the `operation` messages of this connection (a Channel): a failure after the 202 rolls
+ *   the action back, a pull's or a project's progress shows as it goes;
+ * - `backoff.ts`: the reconnection delays (the rule of dockstate.backoff).
  *
- * - detects a gap (a `changes` whose `from` is not the version it holds, or a change that does
- *   not apply) and sends `resync`; on `resync_required` it waits for the snapshot that follows;
- * - reconnects with jittered exponential backoff, and at once when the tab becomes visible
- *   again (or the browser comes back online), resuming with `since` so that only the missed
- *   changes travel;
- * - closes a connection that has been silent for two heartbeats (bookmarks are the heartbeat);
- * - shows the last state kept in IndexedDB at once, marked stale, until the live state arrives;
- * - runs REST actions optimistically: the row shows "stopping…" at once, the change stream
- *   confirms it, and a refusal rolls it back with Docker's message.
+ * Here: one WebSocket to /api/v1/ws (subprotocol dockstate.v1): hello, one subscription in
+ * mode `changes`, every server message handed to the follower. It reconnects with jittered
+ * exponential backoff, and at once when the tab becomes visible again (or the browser comes
+ * back online), resuming with `since` so that only the missed changes travel; and it closes a
+ * connection that has been silent for two heartbeats (bookmarks are the heartbeat).
  *
  * Read it with getState()/subscribe(); React does so through useEngineState.
  */
-import { applyChanges, ApplyError } from "./apply";
 import {
   type ActionRequest,
-  type Baseline,
-  baselineOf,
-  confirmed,
-  httpRequest,
-  pendingKey,
-  progressLabel,
+  type ActOptions,
+  type ActResult,
+  ActionTracker,
+  type Notice,
+  type PendingAction,
 } from "./actions";
+import { backoffDelay, type BackoffOptions } from "./backoff";
 import { createStore, type Listener, type Store } from "./createStore";
-import type { CachedState, Persistence } from "./persist";
-import type {
-  Accepted,
-  ChangesMessage,
-  EngineState,
-  Problem,
-  ServerMessage,
-  Snapshot,
-  Welcome,
-} from "./types";
+import { follow, type Following, initialFollowing, resumeFrom, subscribe } from "./follower";
+import { OperationsTracker } from "./operations";
+import { type CachedState, type Persisted, type Persistence, persist } from "./persist";
+import type { ServerMessage, Welcome } from "./types";
 import { PROTOCOL } from "./types";
+
+export type { ActResult, Notice, PendingAction } from "./actions";
+export { pendingFor, problemDetail } from "./actions";
 
 export type ConnectionStatus =
   | "idle" // not started
@@ -63,37 +65,28 @@ export interface ConnectionInfo {
   lastResync: string | null;
 }
 
-export interface PendingAction {
-  key: string;
-  request: ActionRequest;
-  label: string;
-  startedAt: number;
-  /** The engine accepted it (202); now waiting for the change stream to show its effect. */
-  accepted: boolean;
-  baseline: Baseline;
-}
-
-export interface Notice {
-  id: number;
-  level: "error" | "info";
-  title: string;
-  message: string;
-  at: number;
-}
-
-export interface LiveState {
-  /** The state as last known; null before anything (cached or live) arrived. */
-  data: EngineState | null;
-  epoch: string | null;
+export interface LiveState extends Following {
   /** Where ``data`` comes from: nowhere yet, the IndexedDB cache, or the server. */
   source: "none" | "cache" | "live";
   /** When the cached state was saved (for "last known at …"). */
   cachedAt: number | null;
-  /** A snapshot is awaited (after a gap, a resync_required, or a resume that cannot be). */
-  syncing: boolean;
   connection: ConnectionInfo;
   pending: Record<string, PendingAction>;
   notices: Notice[];
+}
+
+/**
+ * Another store's use of this connection (stats.ts): it hears every welcome (a new connection,
+ * where it subscribes again), every server message that is not the state's, and every close.
+ * It sends through `LiveStore.send`.
+ */
+export interface Channel {
+  /** The connection is welcomed: subscribe (again). */
+  onOpen(): void;
+  /** A server message; return true when it is this channel's (the follower never sees it). */
+  onMessage(message: ServerMessage): boolean;
+  /** The connection is gone: what was subscribed on it is gone too. */
+  onClose(): void;
 }
 
 /** The parts of the browser's WebSocket the store uses (a fake one in tests). */
@@ -124,10 +117,10 @@ export interface LiveStoreOptions {
   persistence?: Persistence | null;
   random?: () => number;
   wake?: WakeSource | null;
-  backoff?: { initialMs?: number; maxMs?: number };
+  backoff?: BackoffOptions;
   /** Save the state to the cache at most this often. */
   persistEveryMs?: number;
-  /** Give up waiting for the stream to confirm an accepted action after this long. */
+  /** Give up waiting for the stream to confirm a finished action after this long. */
   actionTimeoutMs?: number;
   /** Heartbeats that may be missed before the connection is taken for dead. */
   missedHeartbeats?: number;
@@ -156,11 +149,9 @@ const UNAUTHORIZED = 4401;
 
 function initialState(): LiveState {
   return {
-    data: null,
-    epoch: null,
+    ...initialFollowing(),
     source: "none",
     cachedAt: null,
-    syncing: false,
     connection: {
       status: "idle",
       attempt: 0,
@@ -183,16 +174,18 @@ export class LiveStore {
     Pick<LiveStoreOptions, "apiBase" | "client" | "persistEveryMs" | "actionTimeoutMs">
   > &
     LiveStoreOptions;
+  private readonly actions: ActionTracker;
+  /** The operations of the actions this tab ran (their progress, their outcome). */
+  readonly operations: OperationsTracker;
+  private persisted: Persisted | null = null;
   private ws: SocketLike | null = null;
-  private subId: string | null = null;
   private subCounter = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
-  private persistTimer: ReturnType<typeof setTimeout> | null = null;
-  private actionTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private unwake: (() => void) | null = null;
-  private noticeCounter = 0;
   private started = false;
+  private welcomed = false;
+  private readonly channels = new Set<Channel>();
 
   constructor(options: LiveStoreOptions) {
     this.opts = {
@@ -202,12 +195,37 @@ export class LiveStore {
       actionTimeoutMs: 60_000,
       ...options,
     };
+    this.operations = new OperationsTracker({ request: this.request });
+    this.attach(this.operations);
+    this.actions = new ActionTracker(this.store, {
+      request: this.request,
+      operations: this.operations,
+      timeoutMs: this.opts.actionTimeoutMs,
+      onUnauthorized: () => this.setConnection({ status: "unauthorized" }),
+    });
   }
 
   // -- reading ---------------------------------------------------------------------------
 
   getState = (): LiveState => this.store.getState();
   subscribe = (listener: Listener): (() => void) => this.store.subscribe(listener);
+
+  /**
+   * Share the connection (see Channel). When it is already welcomed, the channel's onOpen runs
+   * at once. Returns the detach function.
+   */
+  attach(channel: Channel): () => void {
+    this.channels.add(channel);
+    if (this.welcomed) channel.onOpen();
+    return () => {
+      this.channels.delete(channel);
+    };
+  }
+
+  /** Whether the connection is welcomed (a channel may send). */
+  get open(): boolean {
+    return this.welcomed;
+  }
 
   // -- lifecycle -------------------------------------------------------------------------
 
@@ -216,8 +234,13 @@ export class LiveStore {
     if (this.started) return;
     this.started = true;
     const { persistence, wake } = this.opts;
+    this.actions.start();
     if (persistence) {
-      void persistence.load().then((cached) => this.showCached(cached));
+      this.persisted?.stop();
+      this.persisted = persist(this.store, persistence, {
+        everyMs: this.opts.persistEveryMs,
+        hydrate: (cached) => this.showCached(cached),
+      });
     }
     if (wake) this.unwake = wake(() => this.wakeUp());
     this.connect();
@@ -230,16 +253,15 @@ export class LiveStore {
     this.unwake = null;
     this.clearRetry();
     this.clearWatchdog();
-    if (this.persistTimer) clearTimeout(this.persistTimer);
-    this.persistTimer = null;
-    for (const timer of this.actionTimers.values()) clearTimeout(timer);
-    this.actionTimers.clear();
+    this.persisted?.stop();
+    this.actions.stop();
     const ws = this.ws;
     this.ws = null;
     if (ws) {
       detach(ws);
       ws.close(1000, "bye");
     }
+    this.closeChannels();
     this.setConnection({ status: "stopped", retryAt: null });
   }
 
@@ -250,11 +272,15 @@ export class LiveStore {
     if (status === "reconnecting" || status === "unauthorized") this.connect();
   }
 
-  private showCached(cached: CachedState | null): void {
-    if (!cached || this.getState().source !== "none") return;
+  /** Save the live state now (also called when the page is hidden). */
+  async persistNow(): Promise<void> {
+    await this.persisted?.flush();
+  }
+
+  private showCached(cached: CachedState): void {
+    if (this.getState().source !== "none") return;
     this.store.setState({
-      data: cached.data,
-      epoch: cached.epoch,
+      ...resumeFrom(cached.epoch, cached.data),
       source: "cache",
       cachedAt: cached.savedAt,
     });
@@ -269,6 +295,7 @@ export class LiveStore {
       detach(old);
       old.close(1000, "reconnecting");
     }
+    this.closeChannels();
     const factory =
       this.opts.socket ??
       ((url: string, protocols: string[]) => new WebSocket(url, protocols) as SocketLike);
@@ -281,7 +308,7 @@ export class LiveStore {
       return;
     }
     this.ws = ws;
-    this.subId = null;
+    this.store.setState({ sub: null });
     this.setConnection({ status: "connecting", retryAt: null });
     ws.onopen = () => {
       const hello: Record<string, string> = {
@@ -315,7 +342,8 @@ export class LiveStore {
 
   private onClose(code: number, reason: string): void {
     this.clearWatchdog();
-    this.subId = null;
+    this.closeChannels();
+    this.store.setState({ sub: null });
     if (!this.started) return;
     const connection = this.getState().connection;
     if (code === UNAUTHORIZED) {
@@ -336,13 +364,9 @@ export class LiveStore {
     }, delay);
   }
 
-  /** "Equal jitter": half the capped exponential delay, plus a random share of the other half. */
+  /** The delay before failed attempt ``attempt`` (from 1): see backoff.ts. */
   backoff(attempt: number): number {
-    const initial = this.opts.backoff?.initialMs ?? 500;
-    const max = this.opts.backoff?.maxMs ?? 15_000;
-    const cap = Math.min(max, initial * 2 ** Math.max(0, attempt - 1));
-    const random = this.opts.random ?? Math.random;
-    return Math.round(cap / 2 + (random() * cap) / 2);
+    return backoffDelay(attempt - 1, this.opts.backoff, this.opts.random);
   }
 
   private clearRetry(): void {
@@ -373,46 +397,44 @@ export class LiveStore {
     this.watchdog = null;
   }
 
-  private send(message: object): void {
-    if (this.ws && this.ws.readyState === OPEN) this.ws.send(JSON.stringify(message));
+  /** Send one client message on the connection; false when there is no open connection. */
+  send(message: object): boolean {
+    if (!this.ws || this.ws.readyState !== OPEN) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
   }
 
-  // -- the protocol ----------------------------------------------------------------------
+  private closeChannels(): void {
+    if (!this.welcomed) return;
+    this.welcomed = false;
+    for (const channel of [...this.channels]) channel.onClose();
+  }
+
+  // -- the protocol: the follower decides, the connection does -----------------------------
 
   private onMessage(message: ServerMessage): void {
-    switch (message.type) {
-      case "welcome":
-        this.onWelcome(message);
-        return;
-      case "snapshot":
-        if (message.sub === this.subId) this.onSnapshot(message);
-        return;
-      case "changes":
-        if (message.sub === this.subId) this.onChanges(message);
-        return;
-      case "bookmark": {
-        const s = this.getState();
-        if (message.sub !== this.subId || s.syncing || !s.data) return;
-        if (message.epoch !== s.epoch) {
-          this.resync("bookmark of another epoch");
-        } else if (message.version > s.data.version) {
-          // Every change up to it was delivered: the next batch starts there.
-          this.store.setState({ data: { ...s.data, version: message.version } });
-        }
-        return;
-      }
-      case "resync_required":
-        if (message.sub === this.subId) {
-          this.store.setState({ syncing: true });
-          this.noteResync(`resync_required ${message.code}`);
-        }
-        return;
-      case "error":
-        console.warn(`dockstate: ${message.code}: ${message.message}`);
-        return;
-      default:
-        return;
+    if (message.type === "welcome") {
+      this.onWelcome(message);
+      return;
     }
+    for (const channel of [...this.channels]) if (channel.onMessage(message)) return;
+    if (message.type === "error") console.warn(`dockstate: ${message.code}: ${message.message}`);
+    const s = this.getState();
+    const { state, step, answer, resync } = follow(s, message);
+    if (state === s) return;
+    const connection = { ...s.connection };
+    if (resync) {
+      connection.resyncs += 1;
+      connection.lastResync = resync;
+    }
+    const live: Partial<LiveState> = {};
+    if (step === "state") {
+      live.source = "live";
+      connection.attempt = 0;
+      if (message.type === "snapshot") live.cachedAt = null;
+    }
+    this.store.setState({ ...state, ...live, connection });
+    if (answer) this.send(answer);
   }
 
   private onWelcome(welcome: Welcome): void {
@@ -424,118 +446,22 @@ export class LiveStore {
       retryAt: null,
     });
     this.armWatchdog();
-    this.subId = `s${++this.subCounter}`;
-    const s = this.getState();
-    const subscribe: Record<string, unknown> = {
-      type: "subscribe",
-      id: this.subId,
-      mode: "changes",
-    };
-    if (s.data && s.epoch) {
-      const since = { epoch: s.epoch, version: s.data.version };
-      subscribe.since = since;
-      const resumable =
-        since.epoch === welcome.epoch &&
-        welcome.oldest <= since.version &&
-        since.version <= welcome.version;
-      // Resumable: the missed changes come next, no snapshot. Otherwise the server answers
-      // resync_required and a snapshot; until then what we show is stale.
-      this.store.setState(
-        resumable ? { syncing: false, source: "live" } : { syncing: true },
-      );
-      if (resumable) this.setConnection({ attempt: 0 });
-    } else {
-      this.store.setState({ syncing: true });
-    }
-    this.send(subscribe);
-  }
-
-  private onSnapshot(message: Snapshot): void {
-    const data: EngineState = { ...message.state, version: message.version };
-    this.store.setState({
-      data,
-      epoch: message.epoch,
-      source: "live",
-      syncing: false,
-      cachedAt: null,
-    });
-    this.setConnection({ attempt: 0 });
-    this.afterStateChange();
-  }
-
-  private onChanges(message: ChangesMessage): void {
-    const s = this.getState();
-    if (s.syncing) return; // a snapshot is on its way; it covers these
-    if (!s.data || message.epoch !== s.epoch) {
-      this.resync("changes of another epoch");
-      return;
-    }
-    if (message.from !== s.data.version) {
-      this.resync(`gap: holding ${s.data.version}, changes from ${message.from}`);
-      return;
-    }
-    try {
-      const data = applyChanges(s.data, message.changes, message.to, message.timestamp);
-      this.store.setState({ data, source: "live" });
-    } catch (err) {
-      if (!(err instanceof ApplyError)) throw err;
-      this.resync(err.message);
-      return;
-    }
-    if (this.getState().connection.attempt !== 0) this.setConnection({ attempt: 0 });
-    this.afterStateChange();
-  }
-
-  /** Ask for a fresh snapshot: we have lost track. */
-  private resync(why: string): void {
-    this.store.setState({ syncing: true });
-    this.noteResync(why);
-    if (this.subId) this.send({ type: "resync", id: this.subId });
-  }
-
-  private noteResync(why: string): void {
-    const c = this.getState().connection;
-    this.setConnection({ resyncs: c.resyncs + 1, lastResync: why });
-  }
-
-  private afterStateChange(): void {
-    this.settlePending();
-    this.schedulePersist();
+    const { state, message } = subscribe(this.getState(), `s${++this.subCounter}`, welcome);
+    // Resumable: the missed changes come next, no snapshot. Otherwise the server answers
+    // resync_required and a snapshot; until then what we show is stale.
+    const resumed = message.since && !state.syncing;
+    this.store.setState(resumed ? { ...state, source: "live" } : state);
+    if (resumed) this.setConnection({ attempt: 0 });
+    this.send(message);
+    this.welcomed = true;
+    for (const channel of [...this.channels]) channel.onOpen();
   }
 
   private setConnection(patch: Partial<ConnectionInfo>): void {
     this.store.setState((s) => ({ connection: { ...s.connection, ...patch } }));
   }
 
-  // -- the cache -------------------------------------------------------------------------
-
-  private schedulePersist(): void {
-    const persistence = this.opts.persistence;
-    if (!persistence || this.persistTimer) return;
-    this.persistTimer = setTimeout(() => {
-      this.persistTimer = null;
-      void this.persistNow();
-    }, this.opts.persistEveryMs);
-  }
-
-  /** Save the live state now (also called when the page is hidden). */
-  async persistNow(): Promise<void> {
-    const s = this.getState();
-    const persistence = this.opts.persistence;
-    if (!persistence || s.source !== "live" || s.syncing || !s.data || !s.epoch) return;
-    try {
-      await persistence.save({
-        epoch: s.epoch,
-        version: s.data.version,
-        data: s.data,
-        savedAt: Date.now(),
-      });
-    } catch (err) {
-      console.warn("dockstate: could not save the state", err);
-    }
-  }
-
-  // -- actions ---------------------------------------------------------------------------
+  // -- actions (actions.ts) ----------------------------------------------------------------
 
   /** A REST request to the server (``path`` from /api/…), with the session cookie. */
   request = (path: string, init: RequestInit = {}): Promise<Response> => {
@@ -544,141 +470,24 @@ export class LiveStore {
   };
 
   /**
-   * Run a REST action optimistically. Resolves to true once the engine accepted it (its effect
-   * follows through the change stream), false when it was refused (the refusal is a notice).
+   * Run a REST action optimistically (see ActionTracker.act): resolves once the engine is done
+   * with it, or refused it (the refusal is a notice unless ``options.quiet``).
    */
-  async act(request: ActionRequest): Promise<boolean> {
-    const key = pendingKey(request);
-    if (this.getState().pending[key]) return false; // one action at a time per object
-    const pending: PendingAction = {
-      key,
-      request,
-      label: progressLabel(request),
-      startedAt: Date.now(),
-      accepted: false,
-      baseline: baselineOf(this.getState().data, request),
-    };
-    this.store.setState((s) => ({ pending: { ...s.pending, [key]: pending } }));
-    const http = httpRequest(request);
-    let response: Response;
-    try {
-      response = await this.request(http.path, {
-        method: http.method,
-        headers: http.body === undefined ? {} : { "content-type": "application/json" },
-        body: http.body === undefined ? undefined : JSON.stringify(http.body),
-      });
-    } catch (err) {
-      this.rollback(key, request, `the server could not be reached (${String(err)})`);
-      return false;
-    }
-    if (!response.ok) {
-      this.rollback(key, request, await problemDetail(response));
-      if (response.status === 401) this.setConnection({ status: "unauthorized" });
-      return false;
-    }
-    let accepted: Partial<Accepted> = {};
-    try {
-      accepted = (await response.json()) as Accepted;
-    } catch {
-      // 202 without a body: still accepted
-    }
-    const current = this.getState().pending[key];
-    if (!current) return true;
-    const baseline = { ...current.baseline, createdId: accepted.id ?? null };
-    this.store.setState((s) => ({
-      pending: { ...s.pending, [key]: { ...current, accepted: true, baseline } },
-    }));
-    if (request.action === "prune" && accepted.report) {
-      this.notify("info", `Pruned ${request.kind}s`, describePrune(accepted.report));
-    }
-    this.settlePending();
-    if (this.getState().pending[key]) {
-      this.actionTimers.set(
-        key,
-        setTimeout(() => {
-          this.actionTimers.delete(key);
-          if (!this.getState().pending[key]) return;
-          this.dropPending(key);
-          this.notify(
-            "info",
-            `${titleOf(request)}: no change seen yet`,
-            "The engine accepted it, but its effect has not reached the state.",
-          );
-        }, this.opts.actionTimeoutMs),
-      );
-    }
-    return true;
-  }
-
-  private rollback(key: string, request: ActionRequest, detail: string): void {
-    this.dropPending(key);
-    this.notify("error", `${titleOf(request)} failed`, detail);
-  }
-
-  private dropPending(key: string): void {
-    const timer = this.actionTimers.get(key);
-    if (timer) clearTimeout(timer);
-    this.actionTimers.delete(key);
-    this.store.setState((s) => {
-      if (!(key in s.pending)) return {};
-      const pending = { ...s.pending };
-      delete pending[key];
-      return { pending };
-    });
-  }
-
-  private settlePending(): void {
-    const s = this.getState();
-    for (const p of Object.values(s.pending)) {
-      if (p.accepted && confirmed(s.data, p.request, p.baseline)) this.dropPending(p.key);
-    }
+  act(request: ActionRequest, options?: ActOptions): Promise<ActResult> {
+    return this.actions.act(request, options);
   }
 
   notify(level: Notice["level"], title: string, message: string): void {
-    const notice: Notice = { id: ++this.noticeCounter, level, title, message, at: Date.now() };
-    this.store.setState((s) => ({ notices: [...s.notices.slice(-9), notice] }));
+    this.actions.notify(level, title, message);
   }
 
   dismiss(id: number): void {
-    this.store.setState((s) => ({ notices: s.notices.filter((n) => n.id !== id) }));
+    this.actions.dismiss(id);
   }
 }
 
 function detach(ws: SocketLike): void {
   ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-}
-
-/** Docker's own message from an RFC 9457 problem (or what else the answer says). */
-export async function problemDetail(response: Response): Promise<string> {
-  const text = await response.text().catch(() => "");
-  try {
-    const problem = JSON.parse(text) as Partial<Problem>;
-    if (typeof problem.detail === "string" && problem.detail) return problem.detail;
-  } catch {
-    // not JSON
-  }
-  return text.trim() || `HTTP ${response.status} ${response.statusText}`.trim();
-}
-
-function titleOf(req: ActionRequest): string {
-  const verb = req.action.charAt(0).toUpperCase() + req.action.slice(1);
-  if (req.action === "prune") return `${verb} ${req.kind}s`;
-  if (req.action === "create") return `${verb} ${req.kind} ${req.name}`;
-  return `${verb} ${req.kind} ${req.name ?? shortId(req.id)}`;
-}
-
-function shortId(id: string): string {
-  return id.replace(/^sha256:/, "").slice(0, 12);
-}
-
-function describePrune(report: Record<string, unknown>): string {
-  const deleted = Object.entries(report).find(
-    ([k, v]) => Array.isArray(v) && /deleted/i.test(k),
-  )?.[1] as unknown[] | undefined;
-  const freed = typeof report.SpaceReclaimed === "number" ? report.SpaceReclaimed : null;
-  const parts = [`${deleted?.length ?? 0} removed`];
-  if (freed !== null) parts.push(`${(freed / 1e6).toFixed(1)} MB freed`);
-  return parts.join(", ");
 }
 
 /** Derived: the data is known to be current (live connection, engine connected, synced). */

@@ -1,5 +1,6 @@
-/** Test doubles for the store: a scripted WebSocket, and entity factories. */
+/** Test doubles for the store: a scripted WebSocket, the tab's visibility, and entity factories. */
 import { LiveStore, type LiveStoreOptions, type SocketFactory, type SocketLike } from "./live";
+import type { VisibilitySource } from "./stats";
 import type { Container, EngineState } from "./types";
 
 export class FakeSocket implements SocketLike {
@@ -69,6 +70,21 @@ export class FakeSocket implements SocketLike {
     const sub = this.sentOf("subscribe").at(-1);
     if (!sub) throw new Error("the store did not subscribe");
     return sub;
+  }
+}
+
+/** Whether the tab is visible, as the test says (`set`). */
+export class FakeVisibility implements VisibilitySource {
+  shown = true;
+  private listeners = new Set<() => void>();
+  visible = () => this.shown;
+  subscribe(listener: () => void) {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+  set(shown: boolean) {
+    this.shown = shown;
+    for (const l of this.listeners) l();
   }
 }
 
