@@ -97,6 +97,15 @@ async def inspect(*names: str) -> list[dict[str, Any]]:
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) that host process ``pid`` has used so far, from ``/proc``: what
+    a container's process really got, to compare a reading with on a machine whose load
+    decides how much of a core a busy loop gets."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def unique(prefix: str = "") -> str:
     """A fresh name for a test object."""
     return f"dst-{prefix}{secrets.token_hex(4)}"

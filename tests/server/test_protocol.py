@@ -251,9 +251,13 @@ async def test_resume_table(short_history: ServerProcess) -> None:
     server = short_history
     for i in range(4):  # push the oldest version up
         await adocker("volume", "create", "--label", LABEL, f"dst-resume-{i}")
-    await asyncio.sleep(0.5)
-    epoch, oldest, current = await _window(server)
-    assert oldest > 0
+    # The four creations reach the server's history at the engine's pace (slow under load).
+    for _ in range(100):
+        epoch, oldest, current = await _window(server)
+        if oldest > 0:
+            break
+        await asyncio.sleep(0.1)
+    assert oldest > 0, "four changes into a history of three, the oldest version is still 0"
 
     async def resume(version: int, at_epoch: str = epoch) -> dict[str, Any]:
         async with peer(server) as p:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 
 import pytest
-from harness import Live, docker, inspect, run_container, unique
+from harness import Live, cpu_seconds, docker, inspect, run_container, unique
 
 from dockstate.engine import DockerClient
 from dockstate.stats import (
@@ -65,8 +66,13 @@ async def test_a_busy_loop_reads_one_core(client: DockerClient) -> None:
     name = unique("burn-")
     cid = await run_container(name, command=BURN)
     try:
+        pid = (await inspect(cid))[0]["State"]["Pid"]
+        used, started = cpu_seconds(pid), time.monotonic()
         samples = await two_readings(CgroupSource(client), [Target(cid)])
-        assert samples[cid].cpu_percent == pytest.approx(100, abs=15)
+        real = (cpu_seconds(pid) - used) / (time.monotonic() - started) * 100
+        # A whole core on a quiet machine (100 +/- 15); on a loaded one, what it really got.
+        assert real > 10, f"the busy loop got {real:.0f}% of a core"
+        assert samples[cid].cpu_percent == pytest.approx(real, abs=15)
     finally:
         await remove(name)
 
@@ -177,7 +183,7 @@ async def test_api_fallback_agrees_with_the_cgroup_files(client: DockerClient) -
         a, b = cgroup[cid], api[cid]
         # Both over (about) the same 2 s; on a machine shared with other tests the busy loop
         # may get less than a core, so they are compared with each other.
-        assert b.cpu_percent > 50
+        assert b.cpu_percent > 10  # busy, whatever share of a core the machine's load leaves it
         assert a.cpu_percent == pytest.approx(b.cpu_percent, abs=15)
         assert a.memory_bytes == pytest.approx(b.memory_bytes, rel=0.05, abs=256 * 1024)
         assert a.memory_limit_bytes == b.memory_limit_bytes
@@ -207,7 +213,7 @@ async def test_the_loop_on_the_api_source_serves_a_subscriber(client: DockerClie
             if len(got) >= 2:
                 break
         sub.close()
-        assert got[-1][cid].cpu_percent > 30  # busy (the exact figure: the test above)
+        assert got[-1][cid].cpu_percent > 10  # busy (the exact figure: the tests above)
         assert got[-1][cid].pids == 1
         calls = client.requests["containers.stats"]
         await asyncio.sleep(1.5)
