@@ -20,7 +20,13 @@ from dockstate.stats import (
     counters_from_api,
     make_source,
 )
-from dockstate.stats._procfs import parse_mountinfo, parse_net_dev, parse_proc_cgroup, read_text
+from dockstate.stats._procfs import (
+    KeptFiles,
+    parse_mountinfo,
+    parse_net_dev,
+    parse_proc_cgroup,
+    read_text,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V1_ID = "4dfca53b5f3be6397258ed7142fa64bfb7da4cd7885c7b117609b8bfeb4eddff"
@@ -135,7 +141,7 @@ def test_a_container_vanishing_mid_read_gives_no_sample(
     cid, pid = (V1_ID, 600) if tree == "v1-cgroupfs" else (HAND_ID, 4242)
     calls = -1  # not counting until located
 
-    def read_then_vanish(path: Path) -> str:
+    def read_then_vanish(path: str) -> str:
         nonlocal calls
         if calls >= 0:
             calls += 1
@@ -158,7 +164,9 @@ async def test_cgroup_source_drops_a_vanished_container_and_looks_it_up_again(
     root = tmp_path / "t"
     shutil.copytree(FIXTURES / "v1-cgroupfs", root)
     docker = FakeDocker({V1_ID: 600})
-    source = CgroupSource(docker, CgroupReader(root))
+    # Files opened for each read: a fixture tree's deleted file, unlike a removed cgroup's
+    # (ENODEV), stays readable through a descriptor kept open.
+    source = CgroupSource(docker, CgroupReader(root, read=read_text))
     target = Target(V1_ID, started_at="2026-12-02T19:59:00Z")
     assert set(await source.read([target])) == {V1_ID}
     assert set(await source.read([target])) == {V1_ID}
@@ -232,3 +240,40 @@ async def test_stats_source_modes(mode: str, host: str, tree: str, expected: str
     async with DockerClient(host) as docker:
         source = make_source(mode, docker, reader=CgroupReader(FIXTURES / tree))  # type: ignore[arg-type]
         assert source.name == expected
+
+
+def test_kept_files_read_afresh_and_close_what_is_no_longer_read(tmp_path: Path) -> None:
+    counter, other = tmp_path / "cpuacct.usage", tmp_path / "pids.current"
+    counter.write_text("100\n")
+    other.write_text("1\n")
+    kept = KeptFiles(budget=10)
+    read = kept.reader("c1:600")
+    assert read(str(counter)) == "100\n"
+    with open(counter, "r+") as f:  # rewritten in place, as the kernel renders it anew
+        f.write("250\n")
+    assert read(str(counter)) == "250\n"
+    kept.reader("c2:700")(str(other))
+    assert kept.open_files == 2
+    kept.keep_only(["c2:700"])  # c1 is no longer read: its file is closed
+    assert kept.open_files == 1
+    kept.close()
+    assert kept.open_files == 0
+
+
+def test_kept_files_past_the_budget_open_for_each_read(tmp_path: Path) -> None:
+    files = [tmp_path / f"f{n}" for n in range(3)]
+    for n, f in enumerate(files):
+        f.write_text(f"{n}\n")
+    kept = KeptFiles(budget=2)
+    read = kept.reader("c1:600")
+    assert [read(str(f)) for f in files] == ["0\n", "1\n", "2\n"]
+    assert kept.open_files == 2
+
+
+def test_a_removed_cgroup_s_kept_file_raises_and_is_closed() -> None:
+    # A directory read as a file fails as a removed cgroup's file does (an OSError).
+    kept = KeptFiles(budget=4)
+    read = kept.reader("c1:600")
+    with pytest.raises(IsADirectoryError):
+        read(str(FIXTURES))
+    assert kept.open_files == 0

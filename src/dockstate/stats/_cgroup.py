@@ -21,6 +21,7 @@ from ._cgroup_v1 import read_v1
 from ._cgroup_v2 import read_v2
 from ._procfs import (
     CgroupMount,
+    KeptFiles,
     host_memory,
     parse_mountinfo,
     parse_net_dev,
@@ -52,9 +53,11 @@ class CgroupReader:
     a fixture tree in tests). Blocking file I/O, a few small reads per container: call it
     from a thread."""
 
-    def __init__(self, root: str | Path = "/", *, read: Callable[[Path], str] = read_text) -> None:
+    def __init__(self, root: str | Path = "/", *, read: Callable[[str], str] | None = None) -> None:
         self.root = Path(root)
-        self._read_text = read
+        #: The files of the containers being read, kept open (None: ``read`` is given).
+        self.kept = KeptFiles() if read is None else None
+        self._read_text = read or read_text
         try:
             self.mounts = parse_mountinfo(read_text(self.root / "proc/self/mountinfo"))
         except OSError:
@@ -101,7 +104,7 @@ class CgroupReader:
         its cgroup path does not name the id, or the path is outside the mounts). Raises
         ``OSError`` when the process is gone (the container stopped).
         """
-        cgroups = parse_proc_cgroup(self._read_text(self._host(f"/proc/{pid}/cgroup")))
+        cgroups = parse_proc_cgroup(self._read_text(str(self._host(f"/proc/{pid}/cgroup"))))
         net_dev = self._host(f"/proc/{pid}/net/dev")
         if self.version == 1:
             dirs: dict[str, Path] = {}
@@ -128,16 +131,22 @@ class CgroupReader:
         """One reading of a located container. Raises ``OSError`` / ``ValueError`` when it
         vanished (cgroup removed, process gone) during the read."""
         clock = time.monotonic_ns()
+        read = self._read_text if self.kept is None else self.kept.reader(_owner(loc))
         if loc.version == 1:
-            values = read_v1(loc.dirs, self.host_memory, self._read_text)
+            values = read_v1(loc.dirs, self.host_memory, read)
         else:
-            values = read_v2(loc.dirs["unified"], self.host_memory, self._read_text)
-        rx, tx = parse_net_dev(self._read_text(loc.net_dev))
+            values = read_v2(loc.dirs["unified"], self.host_memory, read)
+        # After the cgroup's files: a dead process's net/dev may still read (its last
+        # counters), a removed cgroup's files never do.
+        rx, tx = parse_net_dev(read(str(loc.net_dev)))
         cpu_ns, memory, limit, block_read, block_write, pids = values
         return Counters(cpu_ns, clock, memory, limit, rx, tx, block_read, block_write, pids)
 
     def read_many(self, locations: list[CgroupLocation]) -> dict[str, Counters]:
-        """Readings of many containers; one that vanishes mid-read is left out."""
+        """Readings of many containers; one that vanishes mid-read is left out. The files of
+        containers not in ``locations`` are closed (see :class:`KeptFiles`)."""
+        if self.kept is not None:
+            self.kept.keep_only(map(_owner, locations))
         out: dict[str, Counters] = {}
         for loc in locations:
             try:
@@ -145,3 +154,8 @@ class CgroupReader:
             except (OSError, ValueError, KeyError):
                 continue
         return out
+
+
+def _owner(loc: CgroupLocation) -> str:
+    """Whose files these are: a container's start (its init pid), so a restart opens anew."""
+    return f"{loc.container_id}:{loc.pid}"

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from ._procfs import read_text
 
-__all__ = ["V1Reading", "parse_blkio_service_bytes", "parse_flat_keyed", "read_v1"]
+__all__ = [
+    "V1Reading",
+    "flat_keyed_value",
+    "parse_blkio_service_bytes",
+    "parse_flat_keyed",
+    "read_v1",
+]
 
 V1Reading = tuple[int, int, int, int, int, int]
 """(cpu_ns, memory_bytes, memory_limit_bytes, block_read, block_write, pids)."""
@@ -35,6 +41,21 @@ def parse_flat_keyed(text: str) -> dict[str, int]:
         if value:
             out[key] = int(value)
     return out
+
+
+def flat_keyed_value(text: str, key: str) -> int | None:
+    """The value of ``key`` in a flat-keyed file, or None: ``parse_flat_keyed(text).get(key)``
+    without parsing the other lines (``memory.stat`` has 35 of them)."""
+    prefix = f"{key} "
+    if text.startswith(prefix):
+        start = 0
+    else:
+        start = text.find(f"\n{prefix}")
+        if start < 0:
+            return None
+        start += 1
+    end = text.find("\n", start)
+    return int(text[start + len(prefix) : end if end >= 0 else None])
 
 
 def parse_blkio_service_bytes(text: str) -> tuple[int, int]:
@@ -53,24 +74,26 @@ def parse_blkio_service_bytes(text: str) -> tuple[int, int]:
 
 
 def read_v1(
-    dirs: Mapping[str, Path], host_memory: int, read: Callable[[Path], str] = read_text
+    dirs: Mapping[str, Path], host_memory: int, read: Callable[[str], str] = read_text
 ) -> V1Reading:
     """Read one container's v1 counters from its controller directories (``cpuacct``,
     ``memory``, ``blkio``, ``pids``). Raises ``OSError`` / ``ValueError`` when the cgroup is
     gone or half-removed (the caller drops the container from the sample)."""
-    cpu_ns = int(read(dirs["cpuacct"] / "cpuacct.usage"))
+    cpu_ns = int(read(f"{dirs['cpuacct']}/cpuacct.usage"))
     mem = dirs["memory"]
-    usage = int(read(mem / "memory.usage_in_bytes"))
-    stat = parse_flat_keyed(read(mem / "memory.stat"))
-    inactive = stat.get("total_inactive_file", stat.get("inactive_file"))
+    usage = int(read(f"{mem}/memory.usage_in_bytes"))
+    stat = read(f"{mem}/memory.stat")
+    inactive = flat_keyed_value(stat, "total_inactive_file")
+    if inactive is None:
+        inactive = flat_keyed_value(stat, "inactive_file")
     memory = usage - inactive if inactive is not None and inactive < usage else usage
-    limit = int(read(mem / "memory.limit_in_bytes"))
+    limit = int(read(f"{mem}/memory.limit_in_bytes"))
     if host_memory and limit > host_memory:
         limit = host_memory
     block_read = block_write = 0
     if "blkio" in dirs:
         block_read, block_write = parse_blkio_service_bytes(
-            read(dirs["blkio"] / "blkio.throttle.io_service_bytes")
+            read(f"{dirs['blkio']}/blkio.throttle.io_service_bytes")
         )
-    pids = int(read(dirs["pids"] / "pids.current")) if "pids" in dirs else 0
+    pids = int(read(f"{dirs['pids']}/pids.current")) if "pids" in dirs else 0
     return cpu_ns, memory, limit, block_read, block_write, pids

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ._cgroup_v1 import V1Reading, parse_flat_keyed
+from ._cgroup_v1 import V1Reading, flat_keyed_value, parse_flat_keyed
 from ._procfs import read_text
 
 __all__ = ["parse_io_stat", "read_v2"]
@@ -39,25 +39,23 @@ def parse_io_stat(text: str) -> tuple[int, int]:
     return read, write
 
 
-def read_v2(
-    directory: Path, host_memory: int, read: Callable[[Path], str] = read_text
-) -> V1Reading:
+def read_v2(directory: Path, host_memory: int, read: Callable[[str], str] = read_text) -> V1Reading:
     """Read one container's v2 counters; the same tuple as :func:`read_v1`. Raises
     ``OSError`` / ``ValueError`` when the cgroup is gone or half-removed."""
-    cpu_ns = parse_flat_keyed(read(directory / "cpu.stat"))["usage_usec"] * 1000
-    usage = int(read(directory / "memory.current"))
-    inactive = parse_flat_keyed(read(directory / "memory.stat")).get("inactive_file")
+    cpu_ns = parse_flat_keyed(read(f"{directory}/cpu.stat"))["usage_usec"] * 1000
+    usage = int(read(f"{directory}/memory.current"))
+    inactive = flat_keyed_value(read(f"{directory}/memory.stat"), "inactive_file")
     memory = usage - inactive if inactive is not None and inactive < usage else usage
-    raw_limit = read(directory / "memory.max").strip()
+    raw_limit = read(f"{directory}/memory.max").strip()
     limit = host_memory if raw_limit == "max" else int(raw_limit)
     if host_memory and limit > host_memory:
         limit = host_memory
     try:
-        block_read, block_write = parse_io_stat(read(directory / "io.stat"))
+        block_read, block_write = parse_io_stat(read(f"{directory}/io.stat"))
     except FileNotFoundError:
         # io.stat exists only where the io controller is enabled for the cgroup.
-        if not directory.is_dir():
+        if not Path(directory).is_dir():
             raise
         block_read = block_write = 0
-    pids = int(read(directory / "pids.current"))
+    pids = int(read(f"{directory}/pids.current"))
     return cpu_ns, memory, limit, block_read, block_write, pids
