@@ -29,7 +29,7 @@ from .errors import DockstateError
 from .state import MAP_OF_KIND, ChangeBatch, EngineState, Plural
 
 if TYPE_CHECKING:
-    from .server import ServerConfig
+    from .server import EngineSpec, ServerConfig
 
 __all__ = ["describe_batch", "describe_message", "is_loopback", "main", "server_config"]
 
@@ -111,6 +111,33 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="turn container logs off (they can hold secrets): subscribe_logs and the download",
     )
+    engines = serve.add_argument_group(
+        "several engines (protocol.md §8; the first is the default, without any: "
+        "--docker-host as 'local')"
+    )
+    engines.add_argument(
+        "--engine",
+        dest="engine_args",
+        action="append",
+        default=[],
+        metavar="ID=URL",
+        help="an engine to watch, e.g. prod=tcp://prod:2376 (repeatable; tcp:// takes TLS "
+        "from $DOCKER_TLS_VERIFY and $DOCKER_CERT_PATH)",
+    )
+    engines.add_argument(
+        "--context",
+        dest="contexts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the engine of a Docker CLI context, with its TLS files (repeatable)",
+    )
+    engines.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML file of engines: [engines.ID] tables of url (or context), cert_path, "
+        "tls_verify, db",
+    )
     history = serve.add_argument_group("durable history (changes and raw Docker events)")
     history.add_argument(
         "--db",
@@ -163,6 +190,11 @@ def _parser() -> argparse.ArgumentParser:
         help="follow the dockstate server at URL (http://HOST:PORT) instead of the engine",
     )
     watch.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
+    watch.add_argument(
+        "--engine",
+        metavar="ID",
+        help="with --url: which of the server's engines (default: the server's default one)",
+    )
     top = engine_command(
         "top",
         "Show what each running container uses, live, as docker stats does "
@@ -196,6 +228,11 @@ def _parser() -> argparse.ArgumentParser:
         help="show the samples of the dockstate server at URL (http://HOST:PORT)",
     )
     top.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
+    top.add_argument(
+        "--engine",
+        metavar="ID",
+        help="with --url: which of the server's engines (default: the server's default one)",
+    )
     logs = engine_command(
         "logs",
         "Print a container's log (or a compose project's, merged in time order), from the "
@@ -208,6 +245,11 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-t", "--timestamps", action="store_true", help="show each line's time")
     logs.add_argument("--url", metavar="URL", help="through the dockstate server at URL")
     logs.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
+    logs.add_argument(
+        "--engine",
+        metavar="ID",
+        help="with --url: which of the server's engines (default: the server's default one)",
+    )
     return parser
 
 
@@ -264,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
+        if getattr(args, "engine", None) is not None and args.url is None:
+            raise _UsageError("--engine ID needs --url (the engine of a dockstate server)")
         if args.command not in ("watch", "top", "logs") or args.url is None:
             _check_docker_host(args.docker_host)
         if args.command == "logs":
@@ -349,10 +393,26 @@ _DERIVED: Final[Mapping[str, Callable[[argparse.Namespace], Any]]] = {
     "token": _token,
     "allow_origins": lambda args: tuple(args.allow_origins),
     "burst": lambda args: max(1, int(args.rate * 2)),
-    "db": lambda args: None if args.no_db else _db_path(args.db, args.docker_host),
+    "engines": lambda args: _engines(args),
+    "db": lambda args: None if args.no_db else _db_path(args.db, _first_engine(args)),
 }
-#: The options of ``serve`` that are no setting of the server (``no_db`` makes ``db``).
-_CLI_ONLY: Final = frozenset({"command", "verbose", "no_db"})
+#: The options of ``serve`` that are no setting of the server (``no_db`` makes ``db``,
+#: ``engine_args``, ``contexts`` and ``config`` make ``engines``).
+_CLI_ONLY: Final = frozenset({"command", "verbose", "no_db", "engine_args", "contexts", "config"})
+
+
+def _engines(args: argparse.Namespace) -> tuple[EngineSpec, ...]:
+    from .server import engine_specs
+
+    if args.docker_host is not None and (args.engine_args or args.contexts or args.config):
+        raise _UsageError("--docker-host and --engine, --context, --config exclude each other")
+    return engine_specs(args.engine_args, args.contexts, args.config)
+
+
+def _first_engine(args: argparse.Namespace) -> str | None:
+    """The default engine's address (what the default history database is named after)."""
+    specs = _engines(args)
+    return specs[0].url if specs else args.docker_host
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -380,11 +440,16 @@ def _serve(args: argparse.Namespace) -> None:
     # A token of the user's own is theirs to paste: printed, it would land in every log that
     # keeps this output. A random one is printed, since nobody could know it otherwise.
     shown_token = "<your token>" if token else config.token
+    specs = config.engine_specs()
+    engines = (
+        f"the engine at {specs[0].url}"
+        if not config.engines
+        else "the engines " + ", ".join(f"{s.id} ({s.url})" for s in specs)
+    )
 
     def announce() -> None:
         print(
-            f"dockstate {__version__} serving the engine at "
-            f"{resolve_docker_host(args.docker_host)}\n"
+            f"dockstate {__version__} serving {engines}\n"
             f"  open {scheme}://{shown_host}:{args.port}/?token={shown_token}"
             + ("\n  read-only: actions are refused" if args.read_only else ""),
             flush=True,
@@ -426,7 +491,7 @@ async def _follow(args: argparse.Namespace, out: TextIO) -> None:
     if not token:
         raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
     try:
-        client = Client(args.url, token)
+        client = Client(args.url, token, engine=args.engine)
     except ValueError as err:
         raise _UsageError(str(err)) from None
     async with client, client.watch() as watch:
@@ -508,7 +573,7 @@ async def _top_remote(args: argparse.Namespace, view: Any) -> None:
     if not token:
         raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
     try:
-        client = Client(args.url, token)
+        client = Client(args.url, token, engine=args.engine)
     except ValueError as err:
         raise _UsageError(str(err)) from None
     loop = asyncio.get_running_loop()
@@ -645,7 +710,7 @@ async def _logs_through_server(args: argparse.Namespace, tail: int | None) -> No
     if not token:
         raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
     try:
-        client = Client(args.url, token)
+        client = Client(args.url, token, engine=args.engine)
     except ValueError as err:
         raise _UsageError(str(err)) from None
     names: dict[str, str] = {}

@@ -230,7 +230,7 @@ async def test_delayed_and_reordered_events_converge(proxy: DockerProxy, prefix:
     assert proxy.stats.overtaken > 0
     # The events alone did it: nothing needed a reconciliation or a reconnection.
     assert final["dockstate_reconcile_repairs_total"] == 0
-    assert final["dockstate_engine_disconnects_total"] == 0
+    assert final['dockstate_engine_disconnects_total{engine="local"}'] == 0
     report(
         "delayed",
         events_delayed=proxy.stats.delayed,
@@ -264,7 +264,7 @@ async def test_event_stream_cut_five_times_under_churn(proxy: DockerProxy, prefi
 
                 async def counted(n: int = done + 1) -> bool:
                     found = await metrics(server.url, server.token)
-                    return found["dockstate_engine_disconnects_total"] == n
+                    return found['dockstate_engine_disconnects_total{engine="local"}'] == n
 
                 await wait_until(counted, f"disconnect {done + 1} counted")
         finally:
@@ -275,7 +275,7 @@ async def test_event_stream_cut_five_times_under_churn(proxy: DockerProxy, prefi
         final = await metrics(server.url, server.token)
     assert outages(history) == len(cuts), history
     assert history[-1] == ("connected", None)  # connected again, and no stale error shown
-    assert final["dockstate_engine_disconnects_total"] == len(cuts)
+    assert final['dockstate_engine_disconnects_total{engine="local"}'] == len(cuts)
     assert "disconnected" in follows[0].follower.statuses
     assert follows[0].follower.statuses[-1] == "connected"
     assert sum(proxy.stats.cuts.values()) == len(cuts)

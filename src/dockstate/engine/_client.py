@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import ssl
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -63,7 +64,16 @@ class DockerClient:
     Use as ``async with DockerClient(host) as docker: ...``, or call :meth:`aclose`.
     """
 
-    def __init__(self, host: str | None = None, *, max_connections: int = 32) -> None:
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        max_connections: int = 32,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """``tls``: speak HTTPS to a ``tcp://`` engine with this context (the Docker CLI's
+        ``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH``); ``https://`` without one verifies
+        against the system's CAs."""
         self.host = resolve_docker_host(host)
         self.requests: Counter[str] = Counter()
         #: How the engine speaks the API (Docker's own until :meth:`negotiate` learns it).
@@ -76,8 +86,9 @@ class DockerClient:
             )
             base_url = "http://docker"
         elif self.host.startswith(("tcp://", "http://", "https://")):
-            scheme = "https" if self.host.startswith("https://") else "http"
-            transport = httpx.AsyncHTTPTransport(limits=limits)
+            secure = tls is not None or self.host.startswith("https://")
+            scheme = "https" if secure else "http"
+            transport = httpx.AsyncHTTPTransport(limits=limits, verify=tls or True)
             base_url = f"{scheme}://{self.host.split('://', 1)[1]}"
         else:
             raise EngineUnavailable(
