@@ -22,7 +22,7 @@ from ..stats import ContainerStats
 from ..store import Store
 from ._context import ServerContext
 from ._engines import Engine
-from ._rest import authenticated, problem_responses
+from ._rest import authorized, problem_responses
 
 __all__ = ["Metrics", "install_metrics"]
 
@@ -254,7 +254,7 @@ def install_metrics(app: FastAPI, metrics: Metrics) -> None:
         "/metrics",
         tags=["health"],
         response_class=Response,
-        dependencies=[Depends(authenticated)],
+        dependencies=[Depends(authorized)],
         responses={
             200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}}, "description": "The metrics."},
             **problem_responses(401),

@@ -38,6 +38,7 @@ __all__ = [
     "Problem",
     "ProblemError",
     "authenticated",
+    "authorized",
     "engine_path",
     "install_rest",
     "problem",
@@ -164,15 +165,21 @@ def _refusal(request: Request, ctx: ServerContext) -> ProblemError | None:
     return _cross_site(request, ctx)
 
 
-def authenticated(request: Request) -> Engine:
-    """The engine the request is about (the path's ``{engine}``, else the default one),
-    once the request has shown the token (bearer header or cookie) and, for an action signed
-    in by the cookie, come from an allowed origin. An unknown engine is 404, told only to
-    those who showed the token."""
+def authorized(request: Request) -> ServerContext:
+    """The server context, once the request has shown the token (bearer header or cookie)
+    and, for an action signed in by the cookie, come from an allowed origin."""
     ctx = context_of(request)
     refusal = _refusal(request, ctx)
     if refusal is not None:
         raise refusal
+    return ctx
+
+
+def authenticated(request: Request) -> Engine:
+    """The engine the request is about (the path's ``{engine}``, else the default one),
+    once the request is :func:`authorized`. An unknown engine is 404, told only to those
+    who showed the token."""
+    ctx = authorized(request)
     try:
         return ctx.engines.find(request.path_params.get("engine"))
     except UnknownEngine as err:
@@ -251,9 +258,9 @@ def install_rest(app: FastAPI, api: APIRouter) -> None:
         response_model=EngineList,
         responses=problem_responses(401),
     )
-    async def get_engines(request: Request, _: Context) -> EngineList:
+    async def get_engines(ctx: Annotated[ServerContext, Depends(authorized)]) -> EngineList:
         """Every engine the server watches, with its status; the first is the default."""
-        engines = context_of(request).engines
+        engines = ctx.engines
         return EngineList.model_validate(
             {"default": engines.default.id, "engines": engines.summaries()}
         )
