@@ -15,14 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar, get_args
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..engine import ContainerAction
 from ..state import Plural
 from ._engines import Engine
 from ._operations import Operation, OperationStatus, Reporter
-from ._rest import Context, ProblemError, problem_responses, read_only_refusal
+from ._rest import Context, ProblemError, problem_responses
 
 __all__ = ["Accepted", "CreateRequest", "RenameRequest", "install_actions"]
 
@@ -82,14 +82,9 @@ class CreateRequest(BaseModel):
     )
 
 
-def writable(ctx: Context) -> Engine:
-    """The server context, unless the server is read-only (then 403)."""
-    if ctx.config.read_only:
-        raise read_only_refusal()
-    return ctx
-
-
-Writer = Annotated[Engine, Depends(writable)]
+#: The engine of an action: ``authenticated`` refuses every action of a read-only server
+#: (403) before it looks for the engine.
+Writer = Context
 
 
 async def perform(

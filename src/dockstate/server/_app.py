@@ -17,7 +17,7 @@ from ._engines import Engines, open_engine, retain
 from ._history import install_history
 from ._logs import install_logs
 from ._metrics import Metrics, install_metrics
-from ._rest import BodyLimit, engine_path, install_rest
+from ._rest import UNKNOWN_ENGINE_RESPONSE, BodyLimit, engine_path, install_rest
 from ._schema import install_openapi, install_schema
 from ._stats import install_stats
 from ._ui import install_ui
@@ -70,7 +70,12 @@ def create_app(config: ServerConfig, stores: Mapping[str, Store] | None = None) 
     install_stats(api)
     install_logs(api)
     app.include_router(api, prefix="/api/v1")
-    app.include_router(api, prefix="/api/v1/engines/{engine}", dependencies=[Depends(engine_path)])
+    app.include_router(
+        api,
+        prefix="/api/v1/engines/{engine}",
+        dependencies=[Depends(engine_path)],
+        responses=UNKNOWN_ENGINE_RESPONSE,
+    )
     install_schema(app)
     install_openapi(app)
     install_metrics(app, metrics)

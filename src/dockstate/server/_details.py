@@ -167,7 +167,7 @@ def install_details(router: APIRouter) -> None:
         "/containers/{id}",
         tags=["state"],
         response_model=ContainerDetails,
-        responses=problem_responses(401, 404, 502, 503),
+        responses=problem_responses(401, 404, 422, 502, 503),
     )
     async def get_container(
         ctx: Context,

@@ -32,6 +32,7 @@ __all__ = [
     "ACTION_METHODS",
     "MAX_BODY",
     "PROBLEM_JSON",
+    "UNKNOWN_ENGINE_RESPONSE",
     "BodyLimit",
     "Context",
     "EngineList",
@@ -177,13 +178,24 @@ def authorized(request: Request) -> ServerContext:
 
 def authenticated(request: Request) -> Engine:
     """The engine the request is about (the path's ``{engine}``, else the default one),
-    once the request is :func:`authorized`. An unknown engine is 404, told only to those
-    who showed the token."""
+    once the request is :func:`authorized` (and, on a read-only server, not an action: 403).
+    An unknown engine is 404, told only to those who showed the token."""
     ctx = authorized(request)
+    if ctx.config.read_only and request.method in ACTION_METHODS:
+        raise read_only_refusal()  # before the engine: no action is answered but 403
     try:
         return ctx.engines.find(request.path_params.get("engine"))
     except UnknownEngine as err:
         raise ProblemError(404, str(err), code="UNKNOWN_ENGINE") from None
+
+
+#: What every route under /api/v1/engines/{engine} may also answer.
+UNKNOWN_ENGINE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "No such engine (`code`: `UNKNOWN_ENGINE`), or no such object.",
+        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+    }
+}
 
 
 def engine_path(

@@ -20,7 +20,7 @@ from ._details import ContainerDetails
 from ._forms import PullRequest, RunRequest
 from ._history import Timeline
 from ._operations import Operation
-from ._rest import Problem, authorized, problem_responses
+from ._rest import EngineList, Problem, authorized, problem_responses
 from ._workflows import ProjectProgress, PullProgress
 
 __all__ = ["install_openapi", "install_schema", "schemas"]
@@ -74,6 +74,7 @@ _REST: tuple[type[BaseModel], ...] = (
     Timeline,
     Operation,
     ContainerDetails,
+    EngineList,
 )
 
 

@@ -51,6 +51,7 @@ export interface DockstateSchema {
   DockerEventRecord?: DockerEventRecord;
   EngineEntry?: EngineEntry;
   EngineInfo?: EngineInfo;
+  EngineList?: EngineList;
   EngineStateModel?: EngineStateModel;
   EngineStateUpdate?: EngineStateUpdate;
   ErrorMessage?: ErrorMessage;
@@ -638,6 +639,19 @@ export interface EngineInfo {
   server_version: string;
   status: "connected" | "disconnected" | "resyncing";
   storage_driver: string;
+}
+/**
+ * ``GET /api/v1/engines``.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "EngineList".
+ */
+export interface EngineList {
+  /**
+   * The engine of the unprefixed routes.
+   */
+  default: string;
+  engines: EngineEntry[];
 }
 /**
  * The EngineState of protocol.md §1 (as in snapshots; filtered for a subscription).
