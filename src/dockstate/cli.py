@@ -402,11 +402,16 @@ _CLI_ONLY: Final = frozenset({"command", "verbose", "no_db", "engine_args", "con
 
 
 def _engines(args: argparse.Namespace) -> tuple[EngineSpec, ...]:
-    from .server import engine_specs
+    from .server import DEFAULT_ENGINE, EngineSpec, engine_specs, tls_from_env
 
     if args.docker_host is not None and (args.engine_args or args.contexts or args.config):
         raise _UsageError("--docker-host and --engine, --context, --config exclude each other")
-    return engine_specs(args.engine_args, args.contexts, args.config)
+    specs = engine_specs(args.engine_args, args.contexts, args.config)
+    host = resolve_docker_host(args.docker_host)
+    tls = tls_from_env(host, os.environ)
+    if not specs and tls is not None:  # one engine, over TLS as the Docker CLI would
+        specs = (EngineSpec(DEFAULT_ENGINE, host, tls=tls),)
+    return specs
 
 
 def _first_engine(args: argparse.Namespace) -> str | None:
@@ -435,6 +440,15 @@ def _serve(args: argparse.Namespace) -> None:
                 flush=True,
             )
     config = server_config(args)
+    for spec in config.engine_specs():
+        if spec.url.startswith(("tcp://", "http://")) and spec.tls is None:
+            print(
+                f"dockstate: warning: the engine {spec.id} at {spec.url} is reached over plain "
+                "TCP: whoever is on the network can read and drive it (root on its host); "
+                "serve it with TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)",
+                file=sys.stderr,
+                flush=True,
+            )
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     scheme = "https" if args.certfile else "http"
     # A token of the user's own is theirs to paste: printed, it would land in every log that

@@ -79,6 +79,7 @@ class DockerClient:
         #: How the engine speaks the API (Docker's own until :meth:`negotiate` learns it).
         self.dialect: Dialect = DOCKER
         self._prefix = ""
+        self._tls = tls is not None
         limits = httpx.Limits(max_connections=max_connections)
         if self.host.startswith("unix://"):
             transport = httpx.AsyncHTTPTransport(
@@ -137,8 +138,18 @@ class DockerClient:
         return response
 
     def _unavailable(self, err: Exception) -> EngineUnavailable:
-        detail = str(err) or type(err).__name__
-        return EngineUnavailable(f"cannot reach the Docker engine at {self.host}: {detail}")
+        reason = _reason(err)
+        if self._tls and isinstance(err, httpx.RemoteProtocolError):
+            # Under TLS 1.3 a server that refuses the client's certificate (or its absence)
+            # does so after the handshake: the client only sees the connection close.
+            reason += (
+                " (over TLS: if the engine asks for a client certificate, as dockerd "
+                "--tlsverify does, check cert.pem and key.pem in DOCKER_CERT_PATH)"
+            )
+        return EngineUnavailable(f"cannot reach the Docker engine at {self.host}: {reason}")
+
+    def _not_docker(self, why: str) -> EngineUnavailable:
+        return EngineUnavailable(f"{self.host} is not a Docker engine: {why}")
 
     async def _get_json(self, path: str, endpoint: str, **params: Any) -> Any:
         response = await self._request("GET", path, endpoint, params=params or None)
@@ -163,8 +174,15 @@ class DockerClient:
     # -- engine ----------------------------------------------------------------------------
 
     async def ping(self) -> float:
-        """Check that the engine answers; return its clock (Unix seconds, from ``Date``)."""
-        response = await self._request("GET", "/_ping", "ping")
+        """Check that the engine answers; return its clock (Unix seconds, from ``Date``).
+
+        Raises:
+            EngineUnavailable: no answer, or no ``/_ping`` (not a Docker engine).
+        """
+        try:
+            response = await self._request("GET", "/_ping", "ping")
+        except NotFound:  # every Docker and Podman has /_ping
+            raise self._not_docker("GET /_ping answered 404") from None
         date = response.headers.get("date")
         return parsedate_to_datetime(date).timestamp() if date else 0.0
 
@@ -174,7 +192,12 @@ class DockerClient:
         still speaks it: Docker 29 refuses only versions below 1.44); learn its dialect.
         Return the version."""
         self._prefix = ""
-        version: dict[str, Any] = await self._get_json("/version", "version")
+        try:
+            version: dict[str, Any] = await self._get_json("/version", "version")
+        except EngineAPIError as err:
+            raise self._not_docker(f"GET /version answered {err.status}") from None
+        if not isinstance(version, dict) or "ApiVersion" not in version:
+            raise self._not_docker("its GET /version names no ApiVersion")
         api = tuple(int(p) for p in str(version.get("ApiVersion", "1.24")).split("."))
         major, minor = min(api, MAX_API_VERSION)
         self._prefix = f"/v{major}.{minor}"
@@ -596,6 +619,24 @@ def _raise_status(status: int, message: str) -> None:
     if status == 409:
         raise Conflict(409, message)
     raise EngineAPIError(status, message)
+
+
+def _reason(err: BaseException) -> str:
+    """Why a connection failed, in words: a TLS refusal says which side refused what."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                "its TLS certificate is not trusted "
+                f"({cause.verify_message or cause.reason}; check the CA in DOCKER_CERT_PATH)"
+            )
+        if isinstance(cause, ssl.SSLError):
+            reason = str(cause.reason or cause)
+            if "ALERT" in reason.upper() or "CERTIFICATE" in reason.upper():
+                return f"it refused our TLS client certificate ({reason})"
+            return f"TLS failed ({reason})"
+        cause = cause.__cause__ or cause.__context__
+    return str(err) or type(err).__name__
 
 
 def _raise_for_status(response: httpx.Response) -> None:

@@ -5,7 +5,7 @@ from ._app import create_app
 from ._config import DEFAULT_ENGINE, EngineSpec, ServerConfig, TLSFiles
 from ._resume import changes_since
 from ._run import serve
-from ._specs import engine_specs, from_context, parse_engine, read_config
+from ._specs import engine_specs, from_context, parse_engine, read_config, tls_from_env
 
 __all__ = [
     "DEFAULT_ENGINE",
@@ -19,4 +19,5 @@ __all__ = [
     "parse_engine",
     "read_config",
     "serve",
+    "tls_from_env",
 ]
