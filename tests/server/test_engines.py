@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from server_harness import ServerProcess, adocker, peer, start_server
+
+from dockstate.client import Client
+from dockstate.errors import UnknownEngine
 
 pytestmark = pytest.mark.integration
 
@@ -137,3 +142,34 @@ async def test_each_subscription_gets_its_own_engine_only(two: ServerProcess) ->
             assert bookmark["engine"] == {"L": "local", "G": "ghost"}[bookmark["sub"]]
         finally:
             await adocker("volume", "rm", name)
+
+
+async def test_the_python_client_follows_one_engine(two: ServerProcess) -> None:
+    async with Client(two.url, two.token, engine="ghost") as ghost:
+        assert [e["id"] for e in (await ghost.engines())["engines"]] == ["local", "ghost"]
+        state = await ghost.state()
+        assert state["state"]["engine_info"]["status"] == "disconnected"
+        async with ghost.watch() as watch:
+            first = await anext(watch)
+            assert first["containers"] == {}
+            assert watch.last_message is not None
+            assert watch.last_message["engine"] == "ghost"
+    async with Client(two.url, two.token, engine="nope") as nope:
+        with pytest.raises(UnknownEngine, match="no engine 'nope'"):
+            await nope.state()
+        with pytest.raises(UnknownEngine, match="no engine 'nope'"):
+            async with nope.watch() as watch:
+                await anext(watch)
+
+
+def test_watch_follows_a_server_engine(two: ServerProcess) -> None:
+    """`dockstate watch --url … --engine ID` prints that engine's changes; an unknown one is
+    one line and status 1."""
+    env = {"DOCKSTATE_TOKEN": two.token, "PATH": "/usr/bin:/bin"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "dockstate.cli", "watch", "--url", two.url, "--engine", "nope"],
+        capture_output=True, text=True, timeout=30, env=env,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [refused.stderr.strip()]
+    assert "no engine 'nope'" in refused.stderr
