@@ -342,7 +342,7 @@ class _UsageError(DockstateError):
 
 
 #: The engine addresses DockerClient speaks to.
-_DOCKER_SCHEMES: Final = ("unix://", "tcp://", "http://", "https://")
+_DOCKER_SCHEMES: Final = ("unix://", "tcp://", "http://", "https://", "ssh://")
 
 
 def _check_docker_host(docker_host: str | None) -> None:
@@ -352,7 +352,8 @@ def _check_docker_host(docker_host: str | None) -> None:
     if not host.startswith(_DOCKER_SCHEMES):
         where = "--docker-host" if docker_host else "$DOCKER_HOST"
         raise _UsageError(
-            f"unsupported Docker host {host!r} ({where}): use unix://PATH or tcp://HOST:PORT"
+            f"unsupported Docker host {host!r} ({where}): use unix://PATH, tcp://HOST:PORT or "
+            "ssh://USER@HOST"
         )
 
 

@@ -61,7 +61,6 @@ def test_tcp_takes_tls_from_the_environment_as_the_docker_cli(tmp_path: Path) ->
         ("a=", "expected ID=URL"),
         ("a=ftp://x", "unsupported engine address 'ftp://x'"),
         ("a=tcp://", "unsupported engine address"),
-        ("a=ssh://me@host", "ssh:// engines are not supported yet"),
     ],
 )
 def test_a_bad_engine_is_one_clear_line(spec: str, message: str) -> None:

@@ -20,6 +20,7 @@ import httpx
 from ..errors import Conflict, EngineAPIError, EngineUnavailable, NotFound
 from ..state import Plural
 from ._dialect import DOCKER, Dialect, is_gone
+from ._ssh import SSHTunnel, TunnelTransport
 
 __all__ = [
     "DEFAULT_DOCKER_HOST",
@@ -81,7 +82,17 @@ class DockerClient:
         self._prefix = ""
         self._tls = tls is not None
         limits = httpx.Limits(max_connections=max_connections)
-        if self.host.startswith("unix://"):
+        #: For ``ssh://``: where ssh's failures are told (see engine/_ssh.py).
+        self._tunnel: SSHTunnel | None = None
+        transport: httpx.AsyncBaseTransport
+        if self.host.startswith("ssh://"):
+            try:
+                self._tunnel = SSHTunnel(self.host)
+            except ValueError as err:
+                raise EngineUnavailable(str(err)) from None
+            transport = TunnelTransport(self._tunnel, limits)
+            base_url = "http://docker"
+        elif self.host.startswith("unix://"):
             transport = httpx.AsyncHTTPTransport(
                 uds=self.host.removeprefix("unix://"), limits=limits
             )
@@ -93,7 +104,8 @@ class DockerClient:
             base_url = f"{scheme}://{self.host.split('://', 1)[1]}"
         else:
             raise EngineUnavailable(
-                f"unsupported Docker host {self.host!r}: use unix://PATH or tcp://HOST:PORT"
+                f"unsupported Docker host {self.host!r}: use unix://PATH, tcp://HOST:PORT or "
+                "ssh://USER@HOST"
             )
         self._http = httpx.AsyncClient(transport=transport, base_url=base_url, timeout=_TIMEOUT)
 
@@ -139,6 +151,8 @@ class DockerClient:
 
     def _unavailable(self, err: Exception) -> EngineUnavailable:
         reason = _reason(err)
+        if self._tunnel is not None and self._tunnel.last_error:
+            reason = self._tunnel.last_error  # what ssh said beats "server disconnected"
         if self._tls and isinstance(err, httpx.RemoteProtocolError):
             # Under TLS 1.3 a server that refuses the client's certificate (or its absence)
             # does so after the handshake: the client only sees the connection close.

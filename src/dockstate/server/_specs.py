@@ -36,7 +36,7 @@ from ._engines import ENGINE_ID_PATTERN
 __all__ = ["SCHEMES", "check_url", "engine_specs", "from_context", "parse_engine", "read_config"]
 
 #: The engine addresses dockstate speaks to.
-SCHEMES = ("unix://", "tcp://", "http://", "https://")
+SCHEMES = ("unix://", "tcp://", "http://", "https://", "ssh://")
 _CONFIG_KEYS = frozenset({"url", "context", "cert_path", "tls_verify", "db"})
 
 
@@ -50,12 +50,10 @@ def check_id(engine: str, where: str) -> str:
 
 
 def check_url(url: str, where: str) -> str:
-    if url.startswith("ssh://"):
-        raise DockstateError(f"{where}: {url!r}: ssh:// engines are not supported yet")
     if not url.startswith(SCHEMES) or url.split("://", 1)[1] == "":
         raise DockstateError(
-            f"{where}: unsupported engine address {url[:120]!r}: use unix:///PATH or "
-            "tcp://HOST:PORT"
+            f"{where}: unsupported engine address {url[:120]!r}: use unix:///PATH, "
+            "tcp://HOST:PORT or ssh://USER@HOST"
         )
     return url
 
