@@ -68,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
         help="inspect every container too, for started_at, finished_at, restart_count and "
         "network aliases (one call per container; without it: what the listings show)",
     )
+    snapshot.add_argument(
+        "--url", metavar="URL", help="the state of the dockstate server at URL instead"
+    )
+    snapshot.add_argument(
+        "--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)"
+    )
+    snapshot.add_argument(
+        "--engine",
+        metavar="ID",
+        help="with --url: which of the server's engines (default: the server's default one)",
+    )
     serve = engine_command("serve", "Serve the live state over WebSocket and REST.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8765, help="port to bind (default: 8765)")
@@ -308,10 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "engine", None) is not None and args.url is None:
             raise _UsageError("--engine ID needs --url (the engine of a dockstate server)")
-        if args.command not in ("watch", "top", "logs") or args.url is None:
+        if args.command not in ("watch", "top", "logs", "snapshot") or args.url is None:
             _check_docker_host(args.docker_host)
         if args.command == "logs":
             asyncio.run(_logs(args))
+        elif args.command == "snapshot" and args.url is not None:
+            asyncio.run(_server_snapshot(args, sys.stdout))
         elif args.command == "snapshot":
             asyncio.run(_snapshot(args.docker_host, sys.stdout, detail=args.detail))
         elif args.command == "serve":
@@ -471,6 +484,24 @@ def _serve(args: argparse.Namespace) -> None:
         )
 
     serve(config, verbose=args.verbose, on_listening=announce)
+
+
+async def _server_snapshot(args: argparse.Namespace, out: TextIO) -> None:
+    """``dockstate snapshot --url``: a dockstate server's state of one of its engines."""
+    from .client import Client
+
+    if args.docker_host is not None:
+        raise _UsageError("--docker-host and --url exclude each other")
+    token = _token(args)
+    if not token:
+        raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
+    try:
+        client = Client(args.url, token, engine=args.engine)
+    except ValueError as err:
+        raise _UsageError(str(err)) from None
+    async with client:
+        state = await client.state()
+    json.dump(state["state"], out, indent=2, sort_keys=True)
 
 
 async def _snapshot(docker_host: str | None, out: TextIO, *, detail: bool = False) -> None:

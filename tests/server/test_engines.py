@@ -7,6 +7,7 @@ test_two_engines.py.)"""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import subprocess
 import sys
@@ -173,3 +174,16 @@ def test_watch_follows_a_server_engine(two: ServerProcess) -> None:
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [refused.stderr.strip()]
     assert "no engine 'nope'" in refused.stderr
+
+
+def test_snapshot_of_a_server_engine(two: ServerProcess) -> None:
+    """`dockstate snapshot --url … --engine ID` prints that engine's state."""
+    env = {"DOCKSTATE_TOKEN": two.token, "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "dockstate.cli", "snapshot", "--url", two.url, "--engine"]
+    ghost = subprocess.run([*command, "ghost"], capture_output=True, text=True, timeout=30, env=env)
+    assert ghost.returncode == 0, ghost.stderr
+    state = json.loads(ghost.stdout)
+    assert state["containers"] == {}
+    assert state["engine_info"]["status"] == "disconnected"
+    local = subprocess.run([*command, "local"], capture_output=True, text=True, timeout=30, env=env)
+    assert json.loads(local.stdout)["engine_info"]["status"] == "connected"
