@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import burst, cost, fanout, freshness, memory, scale, stats, wire
+from . import burst, cost, engines, fanout, freshness, memory, scale, stats, wire
 from .glances import glances_version
 from .harness import IMAGE, ROOT, Context, CountingProxy, Engine, Options, Result, log
 
@@ -40,8 +40,9 @@ SCENARIOS: dict[str, ModuleType] = {
     "burst": burst,
     "wire": wire,
     "stats": stats,
+    "engines": engines,
 }
-RUN_ORDER = ["scale", "memory", "cost", "freshness", "fanout", "wire", "burst", "stats"]
+RUN_ORDER = ["scale", "memory", "cost", "freshness", "fanout", "wire", "burst", "engines", "stats"]
 #: Scenarios that bring their own containers: run alone, they skip the population.
 OWN_POPULATION = {"stats"}
 

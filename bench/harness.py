@@ -823,6 +823,8 @@ class Options:
     stats_sizes: tuple[int, ...] = (100, 500, 1000)  # `stats`: running containers
     stats_window: float = 60.0  # `stats`: seconds measured per contender and size
     stats_settle: float = 5.0  # `stats`: seconds a contender gets to start first
+    engines: int = 10  # `engines`: engines in one server
+    engines_ops: int = 50  # `engines`: volumes created per freshness measurement
 
     @classmethod
     def quick_mode(cls, **overrides: Any) -> Options:
@@ -841,6 +843,8 @@ class Options:
             "stats_sizes": (20,),
             "stats_window": 10.0,
             "stats_settle": 2.0,
+            "engines": 3,
+            "engines_ops": 10,
         }
         return cls(**{**quick, **overrides})
 

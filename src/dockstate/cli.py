@@ -30,7 +30,7 @@ from .errors import DockstateError
 from .state import MAP_OF_KIND, ChangeBatch, EngineState, Plural
 
 if TYPE_CHECKING:
-    from .server import ServerConfig
+    from .server import EngineSpec, ServerConfig
 
 __all__ = ["describe_batch", "describe_message", "is_loopback", "main", "server_config"]
 
@@ -68,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="inspect every container too, for started_at, finished_at, restart_count and "
         "network aliases (one call per container; without it: what the listings show)",
+    )
+    snapshot.add_argument(
+        "--url", metavar="URL", help="the state of the dockstate server at URL instead"
+    )
+    snapshot.add_argument(
+        "--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)"
+    )
+    snapshot.add_argument(
+        "--engine",
+        metavar="ID",
+        help="with --url: which of the server's engines (default: the server's default one)",
     )
     serve = engine_command("serve", "Serve the live state over WebSocket and REST.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -111,6 +122,33 @@ def _parser() -> argparse.ArgumentParser:
         "--no-logs",
         action="store_true",
         help="turn container logs off (they can hold secrets): subscribe_logs and the download",
+    )
+    engines = serve.add_argument_group(
+        "several engines (protocol.md §8; the first is the default, without any: "
+        "--docker-host as 'local')"
+    )
+    engines.add_argument(
+        "--engine",
+        dest="engine_args",
+        action="append",
+        default=[],
+        metavar="ID=URL",
+        help="an engine to watch, e.g. prod=tcp://prod:2376 (repeatable; tcp:// takes TLS "
+        "from $DOCKER_TLS_VERIFY and $DOCKER_CERT_PATH)",
+    )
+    engines.add_argument(
+        "--context",
+        dest="contexts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the engine of a Docker CLI context, with its TLS files (repeatable)",
+    )
+    engines.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML file of engines: [engines.ID] tables of url (or context), cert_path, "
+        "tls_verify, db",
     )
     history = serve.add_argument_group("durable history (changes and raw Docker events)")
     history.add_argument(
@@ -164,6 +202,11 @@ def _parser() -> argparse.ArgumentParser:
         help="follow the dockstate server at URL (http://HOST:PORT) instead of the engine",
     )
     watch.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
+    watch.add_argument(
+        "--engine",
+        metavar="ID",
+        help="with --url: which of the server's engines (default: the server's default one)",
+    )
     top = engine_command(
         "top",
         "Show what each running container uses, live, as docker stats does "
@@ -197,6 +240,11 @@ def _parser() -> argparse.ArgumentParser:
         help="show the samples of the dockstate server at URL (http://HOST:PORT)",
     )
     top.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
+    top.add_argument(
+        "--engine",
+        metavar="ID",
+        help="with --url: which of the server's engines (default: the server's default one)",
+    )
     logs = engine_command(
         "logs",
         "Print a container's log (or a compose project's, merged in time order), from the "
@@ -209,6 +257,11 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-t", "--timestamps", action="store_true", help="show each line's time")
     logs.add_argument("--url", metavar="URL", help="through the dockstate server at URL")
     logs.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
+    logs.add_argument(
+        "--engine",
+        metavar="ID",
+        help="with --url: which of the server's engines (default: the server's default one)",
+    )
     return parser
 
 
@@ -265,10 +318,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        if args.command not in ("watch", "top", "logs") or args.url is None:
+        if getattr(args, "engine", None) is not None and args.url is None:
+            raise _UsageError("--engine ID needs --url (the engine of a dockstate server)")
+        if args.command not in ("watch", "top", "logs", "snapshot") or args.url is None:
             _check_docker_host(args.docker_host)
         if args.command == "logs":
             asyncio.run(_logs(args))
+        elif args.command == "snapshot" and args.url is not None:
+            asyncio.run(_server_snapshot(args, sys.stdout))
         elif args.command == "snapshot":
             asyncio.run(_snapshot(args.docker_host, sys.stdout, detail=args.detail))
         elif args.command == "serve":
@@ -313,7 +370,7 @@ class _UsageError(DockstateError):
 
 
 #: The engine addresses DockerClient speaks to.
-_DOCKER_SCHEMES: Final = ("unix://", "tcp://", "http://", "https://")
+_DOCKER_SCHEMES: Final = ("unix://", "tcp://", "http://", "https://", "ssh://")
 
 
 def _check_docker_host(docker_host: str | None) -> None:
@@ -323,7 +380,8 @@ def _check_docker_host(docker_host: str | None) -> None:
     if not host.startswith(_DOCKER_SCHEMES):
         where = "--docker-host" if docker_host else "$DOCKER_HOST"
         raise _UsageError(
-            f"unsupported Docker host {host!r} ({where}): use unix://PATH or tcp://HOST:PORT"
+            f"unsupported Docker host {host!r} ({where}): use unix://PATH, tcp://HOST:PORT or "
+            "ssh://USER@HOST"
         )
 
 
@@ -364,10 +422,31 @@ _DERIVED: Final[Mapping[str, Callable[[argparse.Namespace], Any]]] = {
     "token": _token,
     "allow_origins": lambda args: tuple(args.allow_origins),
     "burst": lambda args: max(1, int(args.rate * 2)),
-    "db": lambda args: None if args.no_db else _db_path(args.db, args.docker_host),
+    "engines": lambda args: _engines(args),
+    "db": lambda args: None if args.no_db else _db_path(args.db, _first_engine(args)),
 }
-#: The options of ``serve`` that are no setting of the server (``no_db`` makes ``db``).
-_CLI_ONLY: Final = frozenset({"command", "verbose", "no_db"})
+#: The options of ``serve`` that are no setting of the server (``no_db`` makes ``db``,
+#: ``engine_args``, ``contexts`` and ``config`` make ``engines``).
+_CLI_ONLY: Final = frozenset({"command", "verbose", "no_db", "engine_args", "contexts", "config"})
+
+
+def _engines(args: argparse.Namespace) -> tuple[EngineSpec, ...]:
+    from .server import DEFAULT_ENGINE, EngineSpec, engine_specs, tls_from_env
+
+    if args.docker_host is not None and (args.engine_args or args.contexts or args.config):
+        raise _UsageError("--docker-host and --engine, --context, --config exclude each other")
+    specs = engine_specs(args.engine_args, args.contexts, args.config)
+    host = resolve_docker_host(args.docker_host)
+    tls = tls_from_env(host, os.environ)
+    if not specs and tls is not None:  # one engine, over TLS as the Docker CLI would
+        specs = (EngineSpec(DEFAULT_ENGINE, host, tls=tls),)
+    return specs
+
+
+def _first_engine(args: argparse.Namespace) -> str | None:
+    """The default engine's address (what the default history database is named after)."""
+    specs = _engines(args)
+    return specs[0].url if specs else args.docker_host
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -390,22 +469,54 @@ def _serve(args: argparse.Namespace) -> None:
                 flush=True,
             )
     config = server_config(args)
+    for spec in config.engine_specs():
+        if spec.url.startswith(("tcp://", "http://")) and spec.tls is None:
+            print(
+                f"dockstate: warning: the engine {spec.id} at {spec.url} is reached over plain "
+                "TCP: whoever is on the network can read and drive it (root on its host); "
+                "serve it with TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)",
+                file=sys.stderr,
+                flush=True,
+            )
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     scheme = "https" if args.certfile else "http"
     # A token of the user's own is theirs to paste: printed, it would land in every log that
     # keeps this output. A random one is printed, since nobody could know it otherwise.
     shown_token = "<your token>" if token else config.token
+    specs = config.engine_specs()
+    engines = (
+        f"the engine at {specs[0].url}"
+        if not config.engines
+        else "the engines " + ", ".join(f"{s.id} ({s.url})" for s in specs)
+    )
 
     def announce() -> None:
         print(
-            f"dockstate {__version__} serving the engine at "
-            f"{resolve_docker_host(args.docker_host)}\n"
+            f"dockstate {__version__} serving {engines}\n"
             f"  open {scheme}://{shown_host}:{args.port}/?token={shown_token}"
             + ("\n  read-only: actions are refused" if args.read_only else ""),
             flush=True,
         )
 
     serve(config, verbose=args.verbose, on_listening=announce)
+
+
+async def _server_snapshot(args: argparse.Namespace, out: TextIO) -> None:
+    """``dockstate snapshot --url``: a dockstate server's state of one of its engines."""
+    from .client import Client
+
+    if args.docker_host is not None:
+        raise _UsageError("--docker-host and --url exclude each other")
+    token = _token(args)
+    if not token:
+        raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
+    try:
+        client = Client(args.url, token, engine=args.engine)
+    except ValueError as err:
+        raise _UsageError(str(err)) from None
+    async with client:
+        state = await client.state()
+    json.dump(state["state"], out, indent=2, sort_keys=True)
 
 
 async def _snapshot(docker_host: str | None, out: TextIO, *, detail: bool = False) -> None:
@@ -441,7 +552,7 @@ async def _follow(args: argparse.Namespace, out: TextIO) -> None:
     if not token:
         raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
     try:
-        client = Client(args.url, token)
+        client = Client(args.url, token, engine=args.engine)
     except ValueError as err:
         raise _UsageError(str(err)) from None
     async with client, client.watch() as watch:
@@ -523,7 +634,7 @@ async def _top_remote(args: argparse.Namespace, view: Any) -> None:
     if not token:
         raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
     try:
-        client = Client(args.url, token)
+        client = Client(args.url, token, engine=args.engine)
     except ValueError as err:
         raise _UsageError(str(err)) from None
     loop = asyncio.get_running_loop()
@@ -660,7 +771,7 @@ async def _logs_through_server(args: argparse.Namespace, tail: int | None) -> No
     if not token:
         raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
     try:
-        client = Client(args.url, token)
+        client = Client(args.url, token, engine=args.engine)
     except ValueError as err:
         raise _UsageError(str(err)) from None
     names: dict[str, str] = {}

@@ -8,6 +8,7 @@ Every error that dockstate raises on purpose is a :class:`DockstateError`, so th
     ├── ProtocolError              a dockstate server and client broke the wire protocol
     ├── ServerError                a dockstate server failed, or refused, on its own account
     ├── StoreError                 the history database cannot be used
+    ├── UnknownEngine              no engine of the server has that id
     ├── StateError                 the core refused something
     │   ├── InvalidBatch           a batch failed validation; the state is untouched
     │   ├── AmbiguousReference     an id prefix that names several containers
@@ -44,6 +45,7 @@ __all__ = [
     "ServerError",
     "StateError",
     "StoreError",
+    "UnknownEngine",
     "VersionError",
     "VersionExpired",
     "VersionTooNew",
@@ -91,6 +93,11 @@ class ServerError(DockstateError):
 
 class StoreError(DockstateError):
     """The history database cannot be used (locked by another dockstate, unreadable...)."""
+
+
+class UnknownEngine(DockstateError):
+    """No engine of the server has this id (``UNKNOWN_ENGINE`` on the wire, 404 over REST,
+    protocol.md §8)."""
 
 
 class StateError(DockstateError):

@@ -34,6 +34,8 @@ __all__ = [
     "ClientMessage",
     "CloseCode",
     "ContainerStats",
+    "EngineEntry",
+    "EngineLink",
     "EngineStateModel",
     "EngineStateUpdate",
     "ErrorCode",
@@ -72,6 +74,8 @@ ErrorCode = Literal[
     "UNKNOWN_PROJECT",
     "LOGS_DISABLED",
 ]
+#: How an engine's server stands with it (protocol.md §8).
+EngineLink = Literal["connected", "connecting", "down"]
 ResyncCode = Literal[
     "EPOCH_MISMATCH", "VERSION_EXPIRED", "VERSION_TOO_NEW", "SLOW_CONSUMER", "INTERNAL_ERROR"
 ]
@@ -137,6 +141,9 @@ class Subscribe(_Message):
         default=None, description="A Filter; invalid ones get INVALID_FILTER."
     )
     since: Since | None = None
+    engine: StrictStr | None = Field(
+        default=None, description="The engine's id (protocol.md §8); the default one if absent."
+    )
 
 
 class Unsubscribe(_Message):
@@ -231,11 +238,24 @@ class EngineStateModel(BaseModel):
     last_updated: str
 
 
+class EngineEntry(BaseModel):
+    """One engine of the server, as ``welcome`` lists it (protocol.md §8)."""
+
+    id: str = Field(description="Its short stable name (`local`, `prod-1`, a context's name).")
+    host: str = Field(description="Where the server reaches it (its DOCKER_HOST).")
+    status: EngineLink = Field(
+        description="connected: watched; connecting: not yet (or again) in step with the "
+        "engine; down: it cannot be reached (the server keeps trying)."
+    )
+
+
 class Welcome(BaseModel):
     type: Literal["welcome"] = "welcome"
     protocol: str = PROTOCOL
     server: str
     session: str
+    engine: str = Field(description="The default engine: epoch, version and oldest are its.")
+    engines: list[EngineEntry] = Field(description="Every engine, the default one first.")
     epoch: str
     version: int
     oldest: int
@@ -263,6 +283,7 @@ class ChangeMessage(BaseModel):
 class ChangesMessage(BaseModel):
     type: Literal["changes"] = "changes"
     sub: str
+    engine: str
     epoch: str
     from_: int = Field(alias="from")
     to: int
@@ -273,6 +294,7 @@ class ChangesMessage(BaseModel):
 class Snapshot(BaseModel):
     type: Literal["snapshot"] = "snapshot"
     sub: str
+    engine: str
     epoch: str
     version: int
     state: EngineStateModel
@@ -281,6 +303,7 @@ class Snapshot(BaseModel):
 class Bookmark(BaseModel):
     type: Literal["bookmark"] = "bookmark"
     sub: str
+    engine: str
     epoch: str
     version: int
 
@@ -288,6 +311,7 @@ class Bookmark(BaseModel):
 class ResyncRequired(BaseModel):
     type: Literal["resync_required"] = "resync_required"
     sub: str
+    engine: str
     code: ResyncCode
     oldest: int
     current: int
@@ -296,6 +320,7 @@ class ResyncRequired(BaseModel):
 class EngineStateUpdate(BaseModel):
     type: Literal["engine_state_update"] = "engine_state_update"
     sub: str
+    engine: str
     data: EngineStateModel
     timestamp: str
 

@@ -162,17 +162,23 @@ def welcome(
     protocol: str,
     server: str,
     session: str,
+    engine: str,
+    engines: list[dict[str, str]],
     epoch: str,
     version: int,
     oldest: int,
     heartbeat_ms: int,
 ) -> str:
+    """``engine`` is the default engine's id (``epoch``, ``version`` and ``oldest`` are
+    its); ``engines`` lists every engine as ``{"id", "host", "status"}`` (protocol.md §8)."""
     return _ascii(
         {
             "type": "welcome",
             "protocol": protocol,
             "server": server,
             "session": session,
+            "engine": engine,
+            "engines": engines,
             "epoch": epoch,
             "version": version,
             "oldest": oldest,
@@ -181,39 +187,57 @@ def welcome(
     )
 
 
-def snapshot(sub: str, epoch: str, version: int, state: str) -> str:
+def _head(kind: str, sub: str, engine: str) -> str:
+    """A subscription's message up to its ``engine`` member (every one carries it, §8)."""
+    return f'{{"type":"{kind}","sub":{_ascii(sub)},"engine":{_ascii(engine)}'
+
+
+def snapshot(sub: str, engine: str, epoch: str, version: int, state: str) -> str:
     """``state`` is an EngineState's text (:func:`state_text`)."""
     return (
-        f'{{"type":"snapshot","sub":{_ascii(sub)},"epoch":{_ascii(epoch)},'
+        f'{_head("snapshot", sub, engine)},"epoch":{_ascii(epoch)},'
         f'"version":{version},"state":{state}}}'
     )
 
 
 def changes(
-    sub: str, epoch: str, from_: int, to: int, timestamp: str, change_texts: list[str]
+    sub: str,
+    engine: str,
+    epoch: str,
+    from_: int,
+    to: int,
+    timestamp: str,
+    change_texts: list[str],
 ) -> str:
     """``change_texts`` are changes' texts (:class:`EncodedChange`), oldest first."""
     return (
-        f'{{"type":"changes","sub":{_ascii(sub)},"epoch":{_ascii(epoch)},'
+        f'{_head("changes", sub, engine)},"epoch":{_ascii(epoch)},'
         f'"from":{from_},"to":{to},"timestamp":{_ascii(timestamp)},'
         f'"changes":[{",".join(change_texts)}]}}'
     )
 
 
-def bookmark(sub: str, epoch: str, version: int) -> str:
-    return f'{{"type":"bookmark","sub":{_ascii(sub)},"epoch":{_ascii(epoch)},"version":{version}}}'
+def bookmark(sub: str, engine: str, epoch: str, version: int) -> str:
+    return f'{_head("bookmark", sub, engine)},"epoch":{_ascii(epoch)},"version":{version}}}'
 
 
-def resync_required(sub: str, code: str, oldest: int, current: int) -> str:
+def resync_required(sub: str, engine: str, code: str, oldest: int, current: int) -> str:
     return _ascii(
-        {"type": "resync_required", "sub": sub, "code": code, "oldest": oldest, "current": current}
+        {
+            "type": "resync_required",
+            "sub": sub,
+            "engine": engine,
+            "code": code,
+            "oldest": oldest,
+            "current": current,
+        }
     )
 
 
-def engine_state_update(sub: str, state: str, timestamp: str) -> str:
+def engine_state_update(sub: str, engine: str, state: str, timestamp: str) -> str:
     """``state`` is an EngineState's text (:func:`state_text`)."""
     return (
-        f'{{"type":"engine_state_update","sub":{_ascii(sub)},"data":{state},'
+        f'{_head("engine_state_update", sub, engine)},"data":{state},'
         f'"timestamp":{_ascii(timestamp)}}}'
     )
 
@@ -221,10 +245,7 @@ def engine_state_update(sub: str, state: str, timestamp: str) -> str:
 def stats(sub: str, engine: str, time: str, containers: dict[str, str]) -> str:
     """``containers`` maps a container id to its sample's JSON text (``ContainerStats``)."""
     members = ",".join(member(key, text) for key, text in containers.items())
-    return (
-        f'{{"type":"stats","sub":{_ascii(sub)},"engine":{_ascii(engine)},'
-        f'"time":{_ascii(time)},"containers":{{{members}}}}}'
-    )
+    return f'{_head("stats", sub, engine)},"time":{_ascii(time)},"containers":{{{members}}}}}'
 
 
 def operation(engine: str, view: dict[str, Any]) -> str:
@@ -234,7 +255,7 @@ def operation(engine: str, view: dict[str, Any]) -> str:
 
 def logs(sub: str, engine: str, lines: list[dict[str, Any]]) -> str:
     """``lines`` are :meth:`dockstate.logs.LogLine.as_json` dicts, in order."""
-    return f'{{"type":"logs","sub":{_ascii(sub)},"engine":{_ascii(engine)},"lines":{_text(lines)}}}'
+    return f'{_head("logs", sub, engine)},"lines":{_text(lines)}}}'
 
 
 def logs_skipped(sub: str, engine: str, container: str, count: int) -> str:

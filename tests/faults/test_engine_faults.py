@@ -109,8 +109,10 @@ async def test_dropped_events_are_repaired_by_reconciliation(
         state = await assert_converged(client, follows)
         assert set(cids) <= set(state["containers"])
         created = await metrics(server.url, server.token)
-        repairs = created["dockstate_reconcile_repairs_total"]
-        assert repairs - before["dockstate_reconcile_repairs_total"] >= 5  # 3 + volume + network
+        repairs = created['dockstate_reconcile_repairs_total{engine="local"}']
+        assert (
+            repairs - before['dockstate_reconcile_repairs_total{engine="local"}'] >= 5
+        )  # 3 + volume + network
         dropped_on_create = len(proxy.stats.dropped)
         assert dropped_on_create >= 3 * 3 + 2  # create, connect, start per container; +2
 
@@ -125,7 +127,7 @@ async def test_dropped_events_are_repaired_by_reconciliation(
         assert f"{prefix}n" in state["containers"][cids[1]]["networks"]
         assert cids[2] not in state["containers"]
         after = await metrics(server.url, server.token)
-        assert after["dockstate_reconcile_repairs_total"] - repairs >= 4
+        assert after['dockstate_reconcile_repairs_total{engine="local"}'] - repairs >= 4
         # The repairs reached the clients as changes that the reconciliation caused, and
         # none of the dropped events got through.
         causes = [
@@ -137,8 +139,8 @@ async def test_dropped_events_are_repaired_by_reconciliation(
     report(
         "dropped",
         events_dropped=len(proxy.stats.dropped),
-        repairs=after["dockstate_reconcile_repairs_total"],
-        reconciliations=after["dockstate_reconciliations_total"],
+        repairs=after['dockstate_reconcile_repairs_total{engine="local"}'],
+        reconciliations=after['dockstate_reconciliations_total{engine="local"}'],
         lost=0,
     )
 
@@ -172,7 +174,7 @@ async def test_duplicated_events_change_nothing_twice(proxy: DockerProxy, prefix
 
         async def all_received() -> bool:
             found = await metrics(server.url, server.token)
-            return found["dockstate_docker_events_total"] >= sent
+            return found['dockstate_docker_events_total{engine="local"}'] >= sent
 
         await wait_until(all_received, "every copy reached dockstate")
 
@@ -229,8 +231,8 @@ async def test_delayed_and_reordered_events_converge(proxy: DockerProxy, prefix:
     assert proxy.stats.delayed >= 20
     assert proxy.stats.overtaken > 0
     # The events alone did it: nothing needed a reconciliation or a reconnection.
-    assert final["dockstate_reconcile_repairs_total"] == 0
-    assert final["dockstate_engine_disconnects_total"] == 0
+    assert final['dockstate_reconcile_repairs_total{engine="local"}'] == 0
+    assert final['dockstate_engine_disconnects_total{engine="local"}'] == 0
     report(
         "delayed",
         events_delayed=proxy.stats.delayed,
@@ -264,7 +266,7 @@ async def test_event_stream_cut_five_times_under_churn(proxy: DockerProxy, prefi
 
                 async def counted(n: int = done + 1) -> bool:
                     found = await metrics(server.url, server.token)
-                    return found["dockstate_engine_disconnects_total"] == n
+                    return found['dockstate_engine_disconnects_total{engine="local"}'] == n
 
                 await wait_until(counted, f"disconnect {done + 1} counted")
         finally:
@@ -275,7 +277,7 @@ async def test_event_stream_cut_five_times_under_churn(proxy: DockerProxy, prefi
         final = await metrics(server.url, server.token)
     assert outages(history) == len(cuts), history
     assert history[-1] == ("connected", None)  # connected again, and no stale error shown
-    assert final["dockstate_engine_disconnects_total"] == len(cuts)
+    assert final['dockstate_engine_disconnects_total{engine="local"}'] == len(cuts)
     assert "disconnected" in follows[0].follower.statuses
     assert follows[0].follower.statuses[-1] == "connected"
     assert sum(proxy.stats.cuts.values()) == len(cuts)

@@ -517,6 +517,9 @@ async def test_unreachable_engine_is_503() -> None:
 # -- metrics, schema, OpenAPI --------------------------------------------------------------------
 
 
+LOCAL = (("engine", "local"),)
+
+
 async def metric_values(api: httpx.AsyncClient) -> dict[tuple[str, tuple[Any, ...]], float]:
     response = await api.get("/metrics")
     assert response.status_code == 200
@@ -530,17 +533,22 @@ async def metric_values(api: httpx.AsyncClient) -> dict[tuple[str, tuple[Any, ..
 
 async def test_metrics_count_what_happens(server: ServerProcess, api: httpx.AsyncClient) -> None:
     before = await metric_values(api)
+    assert ("dockstate_clients_connected", ()) in before  # the server's, not an engine's
     for name in (
-        "dockstate_clients_connected",
         "dockstate_docker_events_total",
         "dockstate_changes_committed_total",
         "dockstate_event_to_send_seconds_count",
         "dockstate_reconcile_repairs_total",
         "dockstate_engine_connected",
     ):
-        assert (name, ()) in before, name
-    assert before[("dockstate_engine_connected", ())] == 1
-    assert before[("dockstate_docker_api_requests_total", (("endpoint", "events"),))] >= 1
+        assert (name, LOCAL) in before, name  # each engine's value carries its id
+    assert before[("dockstate_engine_connected", LOCAL)] == 1
+    assert (
+        before[
+            ("dockstate_docker_api_requests_total", (("endpoint", "events"), ("engine", "local")))
+        ]
+        >= 1
+    )
 
     async with peer(server) as p:
         await p.send({"type": "subscribe", "id": "m", "filter": {"kinds": ["volume"]}})
@@ -554,18 +562,21 @@ async def test_metrics_count_what_happens(server: ServerProcess, api: httpx.Asyn
     state = await state_of(api)
     assert during[("dockstate_clients_connected", ())] >= 1
     assert (
-        during[("dockstate_docker_events_total", ())]
-        > before[("dockstate_docker_events_total", ())]
+        during[("dockstate_docker_events_total", LOCAL)]
+        > before[("dockstate_docker_events_total", LOCAL)]
     )
     assert (
-        before[("dockstate_changes_committed_total", ())]
-        < during[("dockstate_changes_committed_total", ())]
+        before[("dockstate_changes_committed_total", LOCAL)]
+        < during[("dockstate_changes_committed_total", LOCAL)]
         <= state["version"]
     )
-    create = ("dockstate_docker_api_requests_total", (("endpoint", "volumes.create"),))
+    create = (
+        "dockstate_docker_api_requests_total",
+        (("endpoint", "volumes.create"), ("engine", "local")),
+    )
     assert during[create] >= before.get(create, 0) + 1
     latency = "dockstate_event_to_send_seconds_count"
-    assert during[(latency, ())] > before[(latency, ())]
+    assert during[(latency, LOCAL)] > before[(latency, LOCAL)]
 
 
 async def test_metrics_hold_no_secret(server: ServerProcess, api: httpx.AsyncClient) -> None:

@@ -35,8 +35,9 @@ async def burner() -> AsyncIterator[str]:
 
 
 def metric(server: ServerProcess, name: str) -> float:
+    """The value of an engine's metric ``name``: the default engine's (``local``)."""
     text = server.get("/metrics").text
-    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    found = re.search(rf'^{name}{{engine="local"}} (\S+)$', text, re.MULTILINE)
     assert found, f"{name} not in /metrics"
     return float(found.group(1))
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from dockstate.engine import MAX_API_VERSION, DockerClient
-from dockstate.errors import EngineAPIError
+from dockstate.errors import EngineAPIError, EngineUnavailable
 
 
 def recording(api: str, seen: list[httpx.Request]) -> DockerClient:
@@ -119,3 +119,19 @@ async def test_events_framed_as_a_json_text_sequence_are_read() -> None:
         async with docker.events() as stream:
             got = [event async for event in stream]
     assert got == [{"Type": "container", "Action": "start"}, {"Type": "volume"}]
+
+
+async def test_a_server_that_is_not_docker_is_said_so_in_one_line() -> None:
+    """A web server (or anything else) where an engine was expected: unavailable, with why."""
+    async with answering({"hello": "world"}, {}) as web:
+        with pytest.raises(EngineUnavailable) as refused:
+            await web.negotiate()
+    assert str(refused.value) == (
+        "unix:///nonexistent.sock is not a Docker engine: its GET /version names no ApiVersion"
+    )
+    async with answering({"ApiVersion": "1.41"}, {}) as no_ping:
+        await no_ping.negotiate()
+        with pytest.raises(
+            EngineUnavailable, match="is not a Docker engine: GET /_ping answered 404"
+        ):
+            await no_ping.ping()

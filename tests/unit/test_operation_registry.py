@@ -11,7 +11,7 @@ import pytest
 
 from dockstate.engine._client import split_reference
 from dockstate.errors import Conflict, EngineUnavailable
-from dockstate.server._context import ServerContext
+from dockstate.server._engines import Engine
 from dockstate.server._forms import RunRequest, parse_port, parse_restart, parse_volume
 from dockstate.server._operations import Operation, Operations, Reporter
 from dockstate.server._rest import ProblemError
@@ -171,7 +171,7 @@ async def test_a_project_s_containers_are_acted_on_concurrently_with_a_bound() -
             if cid == "c3":
                 raise Conflict(409, "no")
 
-    ctx = cast(ServerContext, SimpleNamespace(docker=FakeDocker()))
+    ctx = cast(Engine, SimpleNamespace(docker=FakeDocker()))
     ops = Operations(quick=5)
     containers = {f"c{i}": f"name-{i}" for i in range(10)}
     with pytest.raises(ProblemError) as failed:

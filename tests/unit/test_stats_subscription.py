@@ -29,7 +29,7 @@ def test_the_latest_sample_wins_and_a_slow_client_costs_one_message() -> None:
     sampler = Sampler(NoSource(), lambda: [])  # type: ignore[arg-type]
     woken: list[int] = []
     sub = StatsSubscription(
-        "t1", None, 1.0, state=state, sampler=sampler, wake=lambda: woken.append(1)
+        "t1", None, 1.0, engine="local", state=state, sampler=sampler, wake=lambda: woken.append(1)
     )
     assert sampler.demand == 1
     for n, cpu in enumerate([10.0, 20.0, 30.0]):
@@ -57,6 +57,7 @@ def test_the_filter_picks_containers_by_what_the_state_says() -> None:
         "t1",
         compile_filter({"labels": {"app": "shop"}}),
         1.0,
+        engine="local",
         state=state,
         sampler=sampler,
         wake=lambda: None,

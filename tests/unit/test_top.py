@@ -167,7 +167,7 @@ def test_streaming_into_a_pipe_prints_each_table() -> None:
         (["top", "--sort", "pids"], "invalid choice"),
         (["top", "--url", "http://127.0.0.1:1"], "--url needs the server's token"),
         (["top", "--url", "http://x", "--token", "t", "--docker-host", "unix:///x"], "exclude"),
-        (["top", "--docker-host", "ssh://host"], "unsupported Docker host"),
+        (["top", "--docker-host", "ftp://host"], "unsupported Docker host"),
     ],
 )
 def test_refusals_are_one_line_with_status_2(

@@ -51,12 +51,20 @@ def test_welcome() -> None:
         protocol=PROTOCOL,
         server="dockstate/0",
         session="abc",
+        engine="local",
+        engines=[
+            {"id": "local", "host": "unix:///var/run/docker.sock", "status": "connected"},
+            {"id": "prod", "host": "tcp://prod:2376", "status": "down"},
+        ],
         epoch="e1",
         version=7,
         oldest=2,
         heartbeat_ms=15_000,
     )
-    assert valid(text)["oldest"] == 2
+    welcome = valid(text)
+    assert welcome["oldest"] == 2
+    assert welcome["engine"] == "local"
+    assert [e["status"] for e in welcome["engines"]] == ["connected", "down"]
 
 
 def test_snapshot_and_full_state_of_a_populated_state() -> None:
@@ -71,14 +79,15 @@ def test_snapshot_and_full_state_of_a_populated_state() -> None:
         ]
     )
     text, _ = hub.state_json(None)
-    snap = valid(wire.snapshot("s1", state.epoch, state.version, text))
+    snap = valid(wire.snapshot("s1", "local", state.epoch, state.version, text))
+    assert snap["engine"] == "local"
     assert snap["state"]["containers"]["c1"]["name"] == "wéb"
     assert snap["state"]["version"] == state.version
-    full = valid(wire.engine_state_update("s1", text, state.last_updated))
+    full = valid(wire.engine_state_update("s1", "local", text, state.last_updated))
     assert full["data"] == snap["state"]
     # A filter that leaves out kind engine: no engine_info, still valid.
     filtered, _ = hub.state_json(compile_filter({"kinds": ["volume"]}))
-    assert "engine_info" not in valid(wire.snapshot("s1", "e", 1, filtered))["state"]
+    assert "engine_info" not in valid(wire.snapshot("s1", "local", "e", 1, filtered))["state"]
 
 
 def test_changes_in_every_form() -> None:
@@ -99,7 +108,10 @@ def test_changes_in_every_form() -> None:
             if change.obj is not None:
                 texts += [enc.text_with_object("created"), enc.text_with_object("updated")]
             texts.append(enc.removed_text())
-    message = valid(wire.changes("s1", state.epoch, 0, state.version, state.last_updated, texts))
+    message = valid(
+        wire.changes("s1", "prod", state.epoch, 0, state.version, state.last_updated, texts)
+    )
+    assert message["engine"] == "prod"
     ops = {c["op"] for c in message["changes"]}
     assert ops == {"created", "updated", "removed"}
     assert any("patch" in c for c in message["changes"])
@@ -111,11 +123,11 @@ def test_changes_in_every_form() -> None:
     ["EPOCH_MISMATCH", "VERSION_EXPIRED", "VERSION_TOO_NEW", "SLOW_CONSUMER", "INTERNAL_ERROR"],
 )
 def test_resync_required(code: str) -> None:
-    assert valid(wire.resync_required("s1", code, 3, 9))["code"] == code
+    assert valid(wire.resync_required("s1", "local", code, 3, 9))["code"] == code
 
 
 def test_bookmark_error_pong_and_a_client_s_own_strings() -> None:
-    assert valid(wire.bookmark("s1", "e", 4))["version"] == 4
+    assert valid(wire.bookmark("s1", "local", "e", 4))["version"] == 4
     # A lone surrogate a client sent as an id must come back encodable as UTF-8.
     text = wire.error("\ud800", "INVALID_MESSAGE", "bad")
     text.encode()
@@ -126,7 +138,7 @@ def test_bookmark_error_pong_and_a_client_s_own_strings() -> None:
 
 def test_an_invalid_message_is_caught() -> None:
     """The check itself can fail: a bookmark without its version is refused."""
-    broken = json.loads(wire.bookmark("s1", "e", 4))
+    broken = json.loads(wire.bookmark("s1", "local", "e", 4))
     del broken["version"]
     with pytest.raises(jsonschema.ValidationError):
         valid(json.dumps(broken))

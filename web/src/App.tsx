@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useSyncExternalStore } from "react";
+import { type ReactNode, useEffect, useMemo, useSyncExternalStore } from "react";
 import { ConfirmProvider } from "./components/Confirm";
 import { HistoryProvider } from "./components/History";
 import { ConnectionBadge, healthOf, Notices, StaleBanner } from "./components/Status";
@@ -10,6 +10,7 @@ import { LogsPage, parseLogsHash } from "./pages/Logs";
 import { NetworksPage } from "./pages/Networks";
 import { VolumesPage } from "./pages/Volumes";
 import { useEngineState } from "./react/hooks";
+import { useRouteBase } from "./route";
 import { isLive } from "./store/live";
 
 const PAGES = {
@@ -37,11 +38,16 @@ function containerOf(hash: string): string | null {
   }
 }
 
-const currentHash = () => window.location.hash;
+export const currentHash = () => window.location.hash;
 
-function subscribeHash(listener: () => void) {
+export function subscribeHash(listener: () => void) {
   window.addEventListener("hashchange", listener);
   return () => window.removeEventListener("hashchange", listener);
+}
+
+/** The address bar's hash, live. */
+export function useHash(): string {
+  return useSyncExternalStore(subscribeHash, currentHash, currentHash);
 }
 
 /** Counts for the navigation, from system_stats (one small object). */
@@ -73,8 +79,15 @@ function Title() {
   return null;
 }
 
-export function App() {
-  const hash = useSyncExternalStore(subscribeHash, currentHash, currentHash);
+/**
+ * One engine's pages. With one engine (no props) they follow the address bar; with several,
+ * MultiApp gives the page's address as one engine would have it (``hash``), the engine's
+ * RouteBase, and the engine switcher for the header.
+ */
+export function App({ hash: given, switcher }: { hash?: string; switcher?: ReactNode } = {}) {
+  const windowHash = useHash();
+  const hash = given ?? windowHash;
+  const base = useRouteBase();
   // `#/logs/…` and `#/containers/<id>` are pages of their own, under Containers in the navigation.
   const logs = useMemo(() => parseLogsHash(hash), [hash]);
   const container = logs ? null : containerOf(hash);
@@ -87,9 +100,10 @@ export function App() {
       <Title />
       <header className="top">
         <div className="brand">dockstate</div>
+        {switcher}
         <nav aria-label="Pages">
           {(Object.keys(PAGES) as PageName[]).map((name) => (
-            <a key={name} href={`#/${name}`} aria-current={name === page ? "page" : undefined}>
+            <a key={name} href={`${base}${name}`} aria-current={name === page ? "page" : undefined}>
               {PAGES[name].title}
               <NavCount page={name} />
             </a>

@@ -65,6 +65,6 @@ export function containerNames(
 }
 
 /** The address of a container's page (a hash route: it can be shared and reloaded). */
-export function containerHref(id: string): string {
-  return `#/containers/${encodeURIComponent(id)}`;
+export function containerHref(id: string, base = "#/"): string {
+  return `${base}containers/${encodeURIComponent(id)}`;
 }

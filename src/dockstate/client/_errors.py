@@ -24,6 +24,7 @@ from ..errors import (
     NotFound,
     ProtocolError,
     ServerError,
+    UnknownEngine,
     VersionExpired,
     VersionTooNew,
 )
@@ -93,6 +94,8 @@ def http_error(response: httpx.Response, since: int | None = None) -> DockstateE
             return VersionTooNew(since, oldest, current)
     if status in (401, 403):
         return AuthError(detail, status)
+    if status == 404 and problem.get("code") == "UNKNOWN_ENGINE":
+        return UnknownEngine(detail)
     if status == 404:
         return NotFound(status, detail)
     if status == 409:

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonpatch
 
-from ..errors import ProtocolError
+from ..errors import ProtocolError, UnknownEngine
 from ..state import MAP_OF_KIND, apply_change
 
 __all__ = ["Follower", "Step", "WatchStats"]
@@ -217,4 +217,6 @@ class Follower:
         if code == "RATE_LIMITED":
             logger.warning("the server rate-limits this client: %s", text)
             return Step.NOTHING
+        if code == "UNKNOWN_ENGINE":
+            raise UnknownEngine(f"the server has {text}")
         raise ProtocolError(f"the server refused a message ({code}): {text}")

@@ -40,6 +40,8 @@ class Client:
         max_message_size: the largest WebSocket message accepted, in bytes (a snapshot of a
             large engine can be many megabytes); ``None`` for no limit.
         transport: the httpx transport of the REST calls (for tests; default: the network).
+        engine: the server's engine to read and act on and to subscribe to (protocol.md §8;
+            its id, as :meth:`engines` lists them); ``None``: the server's default engine.
 
     Raises:
         ValueError: ``url`` is not an http(s) or ws(s) URL.
@@ -54,6 +56,7 @@ class Client:
         client_name: str = CLIENT_NAME,
         max_message_size: int | None = 256 * 2**20,
         transport: httpx.AsyncBaseTransport | None = None,
+        engine: str | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
@@ -64,6 +67,9 @@ class Client:
         self.url = urlunsplit((http_scheme, parts.netloc, prefix, "", ""))
         self.ws_url = urlunsplit((ws_scheme, parts.netloc, prefix + "/api/v1/ws", "", ""))
         self.token = token
+        self.engine = engine
+        #: Where this client's engine's routes are (the unprefixed ones: the default engine).
+        self._api = "/api/v1" if engine is None else f"/api/v1/engines/{_segment(engine)}"
         self.timeout = timeout
         self.client_name = client_name
         self.max_message_size = max_message_size
@@ -97,9 +103,13 @@ class Client:
 
     # -- reading -----------------------------------------------------------------------------
 
+    async def engines(self) -> dict[str, Any]:
+        """The server's engines: ``{"default", "engines": [{"id", "host", "status"}]}``."""
+        return await self._request("GET", "/api/v1/engines")
+
     async def state(self) -> dict[str, Any]:
         """The server's whole state: ``{"epoch", "version", "state"}`` (protocol.md §6)."""
-        return await self._request("GET", "/api/v1/state")
+        return await self._request("GET", f"{self._api}/state")
 
     async def changes_since(self, version: int) -> dict[str, Any]:
         """The changes after ``version``: ``{"epoch", "from", "to", "changes"}``.
@@ -111,7 +121,7 @@ class Client:
                 history: compare epochs).
         """
         return await self._request(
-            "GET", "/api/v1/changes", params={"since": str(version)}, since=version
+            "GET", f"{self._api}/changes", params={"since": str(version)}, since=version
         )
 
     def watch(
@@ -215,7 +225,7 @@ class Client:
 
     async def container_stats(self, container_id: str) -> dict[str, Any]:
         """A running container's samples of the last 10 minutes: ``{"samples": [...]}``."""
-        return await self._request("GET", f"/api/v1/containers/{_segment(container_id)}/stats")
+        return await self._request("GET", f"{self._api}/containers/{_segment(container_id)}/stats")
 
     async def operation(self, operation: str) -> dict[str, Any]:
         """What became of an action (its 202 named the operation): ``{"operation", "action",
@@ -224,11 +234,11 @@ class Client:
         Raises:
             NotFound: unknown, or forgotten (10 minutes after it finished).
         """
-        return await self._request("GET", f"/api/v1/operations/{_segment(operation)}")
+        return await self._request("GET", f"{self._api}/operations/{_segment(operation)}")
 
     async def stats_now(self) -> dict[str, Any]:
         """A fresh sample of every running container: ``{"time", "containers"}``."""
-        return await self._request("GET", "/api/v1/stats")
+        return await self._request("GET", f"{self._api}/stats")
 
     # -- actions -----------------------------------------------------------------------------
     # Each returns the 202 body {"operation", "accepted_at_version"}: the engine accepted the
@@ -265,32 +275,33 @@ class Client:
 
     async def remove_container(self, container_id: str, force: bool = False) -> dict[str, Any]:
         """Remove a container; a running one only with ``force`` (else :class:`Conflict`)."""
-        return await self._action("DELETE", f"/api/v1/containers/{_segment(container_id)}", force)
+        path = f"{self._api}/containers/{_segment(container_id)}"
+        return await self._action("DELETE", path, force)
 
     async def remove_image(self, image_id: str, force: bool = False) -> dict[str, Any]:
         """Remove an image (by id or reference)."""
-        return await self._action("DELETE", f"/api/v1/images/{_segment(image_id)}", force)
+        return await self._action("DELETE", f"{self._api}/images/{_segment(image_id)}", force)
 
     async def create_volume(
         self, name: str, labels: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         """Create a volume (``labels``: a dockstate extension)."""
-        return await self._request("POST", "/api/v1/volumes", json=_named(name, labels))
+        return await self._request("POST", f"{self._api}/volumes", json=_named(name, labels))
 
     async def remove_volume(self, name: str) -> dict[str, Any]:
         """Remove a volume."""
-        return await self._request("DELETE", f"/api/v1/volumes/{_segment(name)}")
+        return await self._request("DELETE", f"{self._api}/volumes/{_segment(name)}")
 
     async def create_network(
         self, name: str, labels: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         """Create a network (``labels``: a dockstate extension). The answer's ``id`` (an
         extension) is the new network's id."""
-        return await self._request("POST", "/api/v1/networks", json=_named(name, labels))
+        return await self._request("POST", f"{self._api}/networks", json=_named(name, labels))
 
     async def remove_network(self, network_id: str) -> dict[str, Any]:
         """Remove a network (by id or name)."""
-        return await self._request("DELETE", f"/api/v1/networks/{_segment(network_id)}")
+        return await self._request("DELETE", f"{self._api}/networks/{_segment(network_id)}")
 
     async def prune(
         self, kind: str, labels: Mapping[str, str | None] | None = None
@@ -309,13 +320,13 @@ class Client:
             )
         selectors = [k if v is None else f"{k}={v}" for k, v in (labels or {}).items()]
         params = tuple(("label", selector) for selector in selectors)
-        return await self._request("POST", f"/api/v1/{plural}/prune", params=params or None)
+        return await self._request("POST", f"{self._api}/{plural}/prune", params=params or None)
 
     async def pull(self, image: str) -> dict[str, Any]:
         """Pull ``image`` (``name[:tag]``, no tag: ``latest``; or ``name@digest``). The
         operation's ``progress`` (``{"image", "status", "layers": {id: {"status", "current",
         "total", "fraction"}}, "fraction"}``) follows it; :meth:`operation` reads it."""
-        return await self._request("POST", "/api/v1/images/pull", json={"image": image})
+        return await self._request("POST", f"{self._api}/images/pull", json={"image": image})
 
     async def run(self, image: str, **options: Any) -> dict[str, Any]:
         """Create a container from ``image`` and start it (unless ``start=False``), as
@@ -329,7 +340,8 @@ class Client:
         Raises:
             ServerError: a malformed form, 422 (nothing was made).
         """
-        return await self._request("POST", "/api/v1/containers", json={"image": image, **options})
+        body = {"image": image, **options}
+        return await self._request("POST", f"{self._api}/containers", json=body)
 
     async def project_action(
         self, project: str, action: str, grace: int | None = None
@@ -346,7 +358,7 @@ class Client:
             raise ValueError(
                 f"unknown project action {action!r}: want start, stop, restart or remove"
             )
-        path = f"/api/v1/projects/{_segment(project)}"
+        path = f"{self._api}/projects/{_segment(project)}"
         if action == "remove":
             return await self._request("DELETE", path, params=_grace(grace))
         return await self._request("POST", f"{path}/{action}", params=_grace(grace))
@@ -362,7 +374,7 @@ class Client:
         json: Any = None,
         params: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        path = f"/api/v1/containers/{_segment(container_id)}/{action}"
+        path = f"{self._api}/containers/{_segment(container_id)}/{action}"
         return await self._request("POST", path, json=json, params=params)
 
     async def _action(self, method: str, path: str, force: bool) -> dict[str, Any]:

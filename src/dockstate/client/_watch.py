@@ -119,6 +119,8 @@ class Stream:
                     connected_once = True
                     self.backoff.reset()
                     for message in self._opening():
+                        if self.client.engine is not None:  # protocol.md §8
+                            message = {**message, "engine": self.client.engine}
                         await _send(ws, message)
                     idle = self._idle_timeout()
                     while True:

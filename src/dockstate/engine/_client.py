@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import ssl
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ import httpx
 from ..errors import Conflict, EngineAPIError, EngineUnavailable, NotFound
 from ..state import Plural
 from ._dialect import DOCKER, Dialect, is_gone
+from ._ssh import SSHTunnel, TunnelTransport
 
 __all__ = [
     "DEFAULT_DOCKER_HOST",
@@ -63,25 +65,47 @@ class DockerClient:
     Use as ``async with DockerClient(host) as docker: ...``, or call :meth:`aclose`.
     """
 
-    def __init__(self, host: str | None = None, *, max_connections: int = 32) -> None:
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        max_connections: int = 32,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """``tls``: speak HTTPS to a ``tcp://`` engine with this context (the Docker CLI's
+        ``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH``); ``https://`` without one verifies
+        against the system's CAs."""
         self.host = resolve_docker_host(host)
         self.requests: Counter[str] = Counter()
         #: How the engine speaks the API (Docker's own until :meth:`negotiate` learns it).
         self.dialect: Dialect = DOCKER
         self._prefix = ""
+        self._tls = tls is not None
         limits = httpx.Limits(max_connections=max_connections)
-        if self.host.startswith("unix://"):
+        #: For ``ssh://``: where ssh's failures are told (see engine/_ssh.py).
+        self._tunnel: SSHTunnel | None = None
+        transport: httpx.AsyncBaseTransport
+        if self.host.startswith("ssh://"):
+            try:
+                self._tunnel = SSHTunnel(self.host)
+            except ValueError as err:
+                raise EngineUnavailable(str(err)) from None
+            transport = TunnelTransport(self._tunnel, limits)
+            base_url = "http://docker"
+        elif self.host.startswith("unix://"):
             transport = httpx.AsyncHTTPTransport(
                 uds=self.host.removeprefix("unix://"), limits=limits
             )
             base_url = "http://docker"
         elif self.host.startswith(("tcp://", "http://", "https://")):
-            scheme = "https" if self.host.startswith("https://") else "http"
-            transport = httpx.AsyncHTTPTransport(limits=limits)
+            secure = tls is not None or self.host.startswith("https://")
+            scheme = "https" if secure else "http"
+            transport = httpx.AsyncHTTPTransport(limits=limits, verify=tls or True)
             base_url = f"{scheme}://{self.host.split('://', 1)[1]}"
         else:
             raise EngineUnavailable(
-                f"unsupported Docker host {self.host!r}: use unix://PATH or tcp://HOST:PORT"
+                f"unsupported Docker host {self.host!r}: use unix://PATH, tcp://HOST:PORT or "
+                "ssh://USER@HOST"
             )
         self._http = httpx.AsyncClient(transport=transport, base_url=base_url, timeout=_TIMEOUT)
 
@@ -126,8 +150,20 @@ class DockerClient:
         return response
 
     def _unavailable(self, err: Exception) -> EngineUnavailable:
-        detail = str(err) or type(err).__name__
-        return EngineUnavailable(f"cannot reach the Docker engine at {self.host}: {detail}")
+        reason = _reason(err)
+        if self._tunnel is not None and self._tunnel.last_error:
+            reason = self._tunnel.last_error  # what ssh said beats "server disconnected"
+        if self._tls and isinstance(err, httpx.RemoteProtocolError):
+            # Under TLS 1.3 a server that refuses the client's certificate (or its absence)
+            # does so after the handshake: the client only sees the connection close.
+            reason += (
+                " (over TLS: if the engine asks for a client certificate, as dockerd "
+                "--tlsverify does, check cert.pem and key.pem in DOCKER_CERT_PATH)"
+            )
+        return EngineUnavailable(f"cannot reach the Docker engine at {self.host}: {reason}")
+
+    def _not_docker(self, why: str) -> EngineUnavailable:
+        return EngineUnavailable(f"{self.host} is not a Docker engine: {why}")
 
     async def _get_json(self, path: str, endpoint: str, **params: Any) -> Any:
         response = await self._request("GET", path, endpoint, params=params or None)
@@ -152,8 +188,15 @@ class DockerClient:
     # -- engine ----------------------------------------------------------------------------
 
     async def ping(self) -> float:
-        """Check that the engine answers; return its clock (Unix seconds, from ``Date``)."""
-        response = await self._request("GET", "/_ping", "ping")
+        """Check that the engine answers; return its clock (Unix seconds, from ``Date``).
+
+        Raises:
+            EngineUnavailable: no answer, or no ``/_ping`` (not a Docker engine).
+        """
+        try:
+            response = await self._request("GET", "/_ping", "ping")
+        except NotFound:  # every Docker and Podman has /_ping
+            raise self._not_docker("GET /_ping answered 404") from None
         date = response.headers.get("date")
         return parsedate_to_datetime(date).timestamp() if date else 0.0
 
@@ -163,7 +206,12 @@ class DockerClient:
         still speaks it: Docker 29 refuses only versions below 1.44); learn its dialect.
         Return the version."""
         self._prefix = ""
-        version: dict[str, Any] = await self._get_json("/version", "version")
+        try:
+            version: dict[str, Any] = await self._get_json("/version", "version")
+        except EngineAPIError as err:
+            raise self._not_docker(f"GET /version answered {err.status}") from None
+        if not isinstance(version, dict) or "ApiVersion" not in version:
+            raise self._not_docker("its GET /version names no ApiVersion")
         api = tuple(int(p) for p in str(version.get("ApiVersion", "1.24")).split("."))
         major, minor = min(api, MAX_API_VERSION)
         self._prefix = f"/v{major}.{minor}"
@@ -585,6 +633,24 @@ def _raise_status(status: int, message: str) -> None:
     if status == 409:
         raise Conflict(409, message)
     raise EngineAPIError(status, message)
+
+
+def _reason(err: BaseException) -> str:
+    """Why a connection failed, in words: a TLS refusal says which side refused what."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                "its TLS certificate is not trusted "
+                f"({cause.verify_message or cause.reason}; check the CA in DOCKER_CERT_PATH)"
+            )
+        if isinstance(cause, ssl.SSLError):
+            reason = str(cause.reason or cause)
+            if "ALERT" in reason.upper() or "CERTIFICATE" in reason.upper():
+                return f"it refused our TLS client certificate ({reason})"
+            return f"TLS failed ({reason})"
+        cause = cause.__cause__ or cause.__context__
+    return str(err) or type(err).__name__
 
 
 def _raise_for_status(response: httpx.Response) -> None:

@@ -15,14 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar, get_args
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..engine import ContainerAction
 from ..state import Plural
-from ._context import ServerContext
+from ._engines import Engine
 from ._operations import Operation, OperationStatus, Reporter
-from ._rest import Context, ProblemError, problem_responses, read_only_refusal
+from ._rest import Context, ProblemError, problem_responses
 
 __all__ = ["Accepted", "CreateRequest", "RenameRequest", "install_actions"]
 
@@ -82,18 +82,13 @@ class CreateRequest(BaseModel):
     )
 
 
-def writable(ctx: Context) -> ServerContext:
-    """The server context, unless the server is read-only (then 403)."""
-    if ctx.config.read_only:
-        raise read_only_refusal()
-    return ctx
-
-
-Writer = Annotated[ServerContext, Depends(writable)]
+#: The engine of an action: ``authenticated`` refuses every action of a read-only server
+#: (403) before it looks for the engine.
+Writer = Context
 
 
 async def perform(
-    ctx: ServerContext, action: str, target: str, call: Awaitable[_T]
+    ctx: Engine, action: str, target: str, call: Awaitable[_T]
 ) -> tuple[Accepted, _T | None]:
     """Run an engine call as an operation; return its acceptance, and its result when it
     finished within the second, or raise the problem of a refusal in that time."""
@@ -115,7 +110,7 @@ async def perform(
 
 
 async def perform_with(
-    ctx: ServerContext, action: str, target: str, make: Callable[[Reporter], Awaitable[_T]]
+    ctx: Engine, action: str, target: str, make: Callable[[Reporter], Awaitable[_T]]
 ) -> tuple[Accepted, _T | None, Operation]:
     """:func:`perform` for a call that reports its progress or its target (a
     :class:`Reporter`); also return the operation as it was answered."""
@@ -136,7 +131,7 @@ async def perform_with(
     return accepted, result, operation
 
 
-async def _accept(ctx: ServerContext, action: str, target: str, call: Awaitable[Any]) -> Accepted:
+async def _accept(ctx: Engine, action: str, target: str, call: Awaitable[Any]) -> Accepted:
     accepted, _ = await perform(ctx, action, target, call)
     return accepted
 
@@ -183,10 +178,9 @@ def _prune(kind: Plural) -> Callable[..., Awaitable[Accepted]]:
     return prune
 
 
-def install_actions(app: FastAPI) -> None:
-    """Add the action routes to ``app``."""
+def install_actions(api: APIRouter) -> None:
+    """Add the action routes to ``api`` (mounted under ``/api/v1``)."""
     router = APIRouter(
-        prefix="/api/v1",
         tags=["actions"],
         responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
     )
@@ -271,8 +265,8 @@ def install_actions(app: FastAPI) -> None:
 
     install_workflows(router, route)
 
-    @app.get(
-        "/api/v1/operations/{operation}",
+    @api.get(
+        "/operations/{operation}",
         tags=["actions"],
         response_model=Operation,
         responses=problem_responses(401, 404),
@@ -285,4 +279,4 @@ def install_actions(app: FastAPI) -> None:
             raise ProblemError(404, f"no operation {operation} (unknown, or forgotten)")
         return found
 
-    app.include_router(router)
+    api.include_router(router)

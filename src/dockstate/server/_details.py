@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from ..errors import AmbiguousReference, EngineAPIError, EngineUnavailable
@@ -160,11 +160,11 @@ def details_from_inspect(data: dict[str, Any], rev: int | None) -> ContainerDeta
     )
 
 
-def install_details(app: FastAPI) -> None:
-    """Add ``GET /api/v1/containers/{id}`` to ``app``."""
+def install_details(router: APIRouter) -> None:
+    """Add ``GET /api/v1/containers/{id}`` to ``router`` (mounted under ``/api/v1``)."""
 
-    @app.get(
-        "/api/v1/containers/{id}",
+    @router.get(
+        "/containers/{id}",
         tags=["state"],
         response_model=ContainerDetails,
         responses=problem_responses(401, 404, 422, 502, 503),

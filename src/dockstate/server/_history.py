@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import FastAPI, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from ..state import ObjectKind
@@ -33,11 +33,11 @@ class Timeline(BaseModel):
     more: bool = Field(description="Older events exist: ask again with before = the last time.")
 
 
-def install_history(app: FastAPI) -> None:
-    """Add ``GET /api/v1/events/{kind}/{id}`` to ``app``."""
+def install_history(router: APIRouter) -> None:
+    """Add ``GET /api/v1/events/{kind}/{id}`` to ``router`` (mounted under ``/api/v1``)."""
 
-    @app.get(
-        "/api/v1/events/{kind}/{id}",
+    @router.get(
+        "/events/{kind}/{id}",
         tags=["history"],
         responses=problem_responses(401, 422, 503),
     )

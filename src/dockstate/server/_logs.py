@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import FastAPI, Path, Query
+from fastapi import APIRouter, Path, Query
 from starlette.responses import StreamingResponse
 
 from .. import wire
@@ -239,11 +239,11 @@ async def start_reading(
     return None
 
 
-def install_logs(app: FastAPI) -> None:
-    """Add ``GET /api/v1/containers/{id}/logs`` to ``app``."""
+def install_logs(router: APIRouter) -> None:
+    """Add ``GET /api/v1/containers/{id}/logs`` to ``router`` (mounted under ``/api/v1``)."""
 
-    @app.get(
-        "/api/v1/containers/{container}/logs",
+    @router.get(
+        "/containers/{container}/logs",
         tags=["logs"],
         response_class=StreamingResponse,
         responses={

@@ -3,8 +3,9 @@
 Most values are read live from the counters the server keeps anyway (the hub, the watcher's
 stats, the state's version, the engine client's request counts) by a custom collector, so
 nothing is counted twice. Only the event-to-send latency is a histogram of ours, fed through
-``ServerContext.observers``. Nothing here exposes tokens, environment variables or labels that
-a client chose.
+``ServerContext.observers``. Every value about an engine carries its ``engine`` label
+(protocol.md §8), also when there is only one. Nothing here exposes tokens, environment
+variables or labels that a client chose.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from ..stats import ContainerStats
 from ..store import Store
 from ._context import ServerContext
-from ._rest import authenticated, problem_responses
+from ._engines import Engine
+from ._rest import authorized, problem_responses
 
 __all__ = ["Metrics", "install_metrics"]
 
@@ -36,6 +38,7 @@ class Metrics:
             "dockstate_event_to_send_seconds",
             "Seconds from a Docker event (its timeNano) to the send of the first WebSocket "
             "message carrying a change it caused.",
+            labelnames=["engine"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -45,7 +48,12 @@ class Metrics:
     def attach(self, ctx: ServerContext) -> None:
         """Read from ``ctx`` from now on, and observe its latencies."""
         self._ctx = ctx
-        ctx.observers.append(self.latency.observe)
+        ctx.observers.append(self._observe)
+        for engine in ctx.engines:
+            self.latency.labels(engine)  # every engine's histogram shown from the start
+
+    def _observe(self, engine: str, seconds: float) -> None:
+        self.latency.labels(engine).observe(seconds)
 
     def detach(self) -> None:
         self._ctx = None
@@ -58,11 +66,10 @@ class Metrics:
         ctx = self._ctx
         if ctx is None:
             return
-        stats = ctx.watcher.stats
         yield GaugeMetricFamily(
             "dockstate_clients_connected",
             "WebSocket clients past their hello.",
-            value=ctx.hub.connections,
+            value=sum(1 for c in ctx.connections if c.welcomed),
         )
         yield GaugeMetricFamily(
             "dockstate_websockets_open",
@@ -74,129 +81,169 @@ class Metrics:
             "WebSocket upgrades refused because --max-connections were open.",
             value=ctx.refused_connections,
         )
-        yield GaugeMetricFamily(
-            "dockstate_engine_connected",
-            "1 while the server's link to the Docker engine is up, else 0.",
-            value=1 if ctx.state.engine_info.status == "connected" else 0,
-        )
-        yield CounterMetricFamily(
-            "dockstate_docker_events",
-            "Docker events received (including duplicates and ignored ones).",
-            value=stats.events_received,
-        )
-        yield CounterMetricFamily(
-            "dockstate_changes_committed",
-            "Changes committed to the state (the state version).",
-            value=ctx.state.version,
-        )
-        yield CounterMetricFamily(
-            "dockstate_reconcile_repairs",
-            "Objects a reconciliation repaired because the event stream lost their change (no "
-            "event about them was in flight).",
-            value=stats.repairs,
-        )
-        yield CounterMetricFamily(
-            "dockstate_reconcile_skipped",
-            "Objects a reconciliation found different but left to an event about them still "
-            "in flight (not repairs: the stream had not lost them).",
-            value=stats.reconcile_skipped,
-        )
-        yield CounterMetricFamily(
-            "dockstate_reconciliations",
-            "Periodic reconciliations run.",
-            value=stats.reconciliations,
-        )
-        yield CounterMetricFamily(
-            "dockstate_engine_disconnects",
-            "Times the link to the Docker engine was lost.",
-            value=stats.disconnects,
-        )
-        failures = CounterMetricFamily(
-            "dockstate_pipeline_failures",
-            "Committed batches a stage of the commit pipeline failed (record: the history "
-            "stopped saving; publish: every subscription was made to resync).",
-            labels=["stage"],
-        )
-        failures.add_metric(["record"], ctx.pipeline.record_failures)
-        failures.add_metric(["publish"], ctx.pipeline.publish_failures)
-        yield failures
-        restarts = CounterMetricFamily(
-            "dockstate_task_restarts",
-            "Times a background task failed (or ended) and was restarted.",
-            labels=["task"],
-        )
-        for task, count in sorted(ctx.tasks.restarts.items()):
-            restarts.add_metric([task], count)
-        yield restarts
-        requests = CounterMetricFamily(
-            "dockstate_docker_api_requests",
-            "Docker Engine API calls made, by endpoint.",
-            labels=["endpoint"],
-        )
-        for endpoint, count in sorted(ctx.docker.requests.items()):
-            requests.add_metric([endpoint], count)
-        yield requests
-        if ctx.store is not None:
-            yield from _history_metrics(ctx.store)
-        yield from _stats_metrics(ctx)
+        engines = list(ctx.engines.values())
+        families = [_engine_metrics(e) for e in engines]
+        families += [_stats_metrics(e) for e in engines]
+        families += [_history_metrics(e.id, e.store) for e in engines if e.store is not None]
+        yield from _merged(families)
 
 
-def _stats_metrics(ctx: ServerContext) -> Iterable[Metric]:
-    sampler = ctx.sampler
-    yield GaugeMetricFamily(
+def _merged(families: list[Iterable[Metric]]) -> Iterable[Metric]:
+    """One family per name, holding the samples of every engine's family of that name."""
+    merged: dict[str, Metric] = {}
+    for family in (f for group in families for f in group):
+        if family.name in merged:
+            merged[family.name].samples.extend(family.samples)
+        else:
+            merged[family.name] = family
+    return merged.values()
+
+
+def _gauge(name: str, text: str, engine: str, value: float) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, text, labels=["engine"])
+    family.add_metric([engine], value)
+    return family
+
+
+def _counter(name: str, text: str, engine: str, value: float) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, text, labels=["engine"])
+    family.add_metric([engine], value)
+    return family
+
+
+def _engine_metrics(engine: Engine) -> Iterable[Metric]:
+    stats, eid = engine.watcher.stats, engine.id
+    yield _gauge(
+        "dockstate_engine_connected",
+        "1 while the server's link to the Docker engine is up, else 0.",
+        eid,
+        1 if engine.state.engine_info.status == "connected" else 0,
+    )
+    yield _counter(
+        "dockstate_docker_events",
+        "Docker events received (including duplicates and ignored ones).",
+        eid,
+        stats.events_received,
+    )
+    yield _counter(
+        "dockstate_changes_committed",
+        "Changes committed to the state (the state version).",
+        eid,
+        engine.state.version,
+    )
+    yield _counter(
+        "dockstate_reconcile_repairs",
+        "Objects a reconciliation repaired because the event stream lost their change (no "
+        "event about them was in flight).",
+        eid,
+        stats.repairs,
+    )
+    yield _counter(
+        "dockstate_reconcile_skipped",
+        "Objects a reconciliation found different but left to an event about them still "
+        "in flight (not repairs: the stream had not lost them).",
+        eid,
+        stats.reconcile_skipped,
+    )
+    yield _counter(
+        "dockstate_reconciliations", "Periodic reconciliations run.", eid, stats.reconciliations
+    )
+    yield _counter(
+        "dockstate_engine_disconnects",
+        "Times the link to the Docker engine was lost.",
+        eid,
+        stats.disconnects,
+    )
+    failures = CounterMetricFamily(
+        "dockstate_pipeline_failures",
+        "Committed batches a stage of the commit pipeline failed (record: the history "
+        "stopped saving; publish: every subscription was made to resync).",
+        labels=["engine", "stage"],
+    )
+    failures.add_metric([eid, "record"], engine.pipeline.record_failures)
+    failures.add_metric([eid, "publish"], engine.pipeline.publish_failures)
+    yield failures
+    restarts = CounterMetricFamily(
+        "dockstate_task_restarts",
+        "Times a background task failed (or ended) and was restarted.",
+        labels=["engine", "task"],
+    )
+    for task, count in sorted(engine.tasks.restarts.items()):
+        restarts.add_metric([eid, task], count)
+    yield restarts
+    requests = CounterMetricFamily(
+        "dockstate_docker_api_requests",
+        "Docker Engine API calls made, by endpoint.",
+        labels=["engine", "endpoint"],
+    )
+    for endpoint, count in sorted(engine.docker.requests.items()):
+        requests.add_metric([eid, endpoint], count)
+    yield requests
+
+
+def _stats_metrics(engine: Engine) -> Iterable[Metric]:
+    sampler, eid = engine.sampler, engine.id
+    yield _gauge(
         "dockstate_stats_subscriptions",
         "Open stats subscriptions (the sampler reads nothing while there are none).",
-        value=sampler.demand,
+        eid,
+        sampler.demand,
     )
-    yield CounterMetricFamily(
+    yield _counter(
         "dockstate_stats_reads",
         "Readings of every sampled container taken by the sampler.",
-        value=sampler.stats.ticks,
+        eid,
+        sampler.stats.ticks,
     )
-    yield CounterMetricFamily(
+    yield _counter(
         "dockstate_stats_read_seconds",
         "Seconds the sampler spent reading (its own cost).",
-        value=sampler.stats.read_seconds,
+        eid,
+        sampler.stats.read_seconds,
     )
-    yield GaugeMetricFamily(
+    yield _gauge(
         "dockstate_stats_containers",
         "Containers read by the last sampling.",
-        value=sampler.stats.last_containers,
+        eid,
+        sampler.stats.last_containers,
     )
     latest = sampler.latest
-    if not ctx.config.metrics_per_container or latest is None:
+    if not engine.config.metrics_per_container or latest is None:
         return
-    names = {cid: c.name for cid, c in ctx.state.containers.items()}
+    names = {cid: c.name for cid, c in engine.state.containers.items()}
     gauges = {
         field: GaugeMetricFamily(
             f"dockstate_container_{field}",
             f"The container's {field.replace('_', ' ')} in the latest sample (§9).",
-            labels=["id", "name"],
+            labels=["engine", "id", "name"],
         )
         for field in (f.name for f in dataclasses.fields(ContainerStats))
     }
     for cid, sample in sorted(latest[1].items()):
         values = sample.as_dict()
         for field, gauge in gauges.items():
-            gauge.add_metric([cid[:12], names.get(cid, "")], values[field])
+            gauge.add_metric([eid, cid[:12], names.get(cid, "")], values[field])
     yield from gauges.values()
 
 
-def _history_metrics(store: Store) -> Iterable[Metric]:
-    yield GaugeMetricFamily(
+def _history_metrics(eid: str, store: Store) -> Iterable[Metric]:
+    yield _gauge(
         "dockstate_history_changes",
         "Changes kept in the history database (clients can resume across them).",
-        value=store.changes.count(),
+        eid,
+        store.changes.count(),
     )
-    yield GaugeMetricFamily(
+    yield _gauge(
         "dockstate_history_events",
         "Raw Docker events kept in the history database.",
-        value=store.events.count(),
+        eid,
+        store.events.count(),
     )
-    yield GaugeMetricFamily(
+    yield _gauge(
         "dockstate_history_ok",
         "1 while the history database is being written, 0 after a write failed.",
-        value=0 if store.changes.failed or store.events.failed else 1,
+        eid,
+        0 if store.changes.failed or store.events.failed else 1,
     )
 
 
@@ -207,7 +254,7 @@ def install_metrics(app: FastAPI, metrics: Metrics) -> None:
         "/metrics",
         tags=["health"],
         response_class=Response,
-        dependencies=[Depends(authenticated)],
+        dependencies=[Depends(authorized)],
         responses={
             200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}}, "description": "The metrics."},
             **problem_responses(401),

@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from ..errors import EngineAPIError, EngineUnavailable
-from ._rest import ProblemError, problem_body
+from ._problems import ProblemError, problem_body
 
 __all__ = [
     "FORGET_AFTER",

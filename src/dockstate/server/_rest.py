@@ -3,20 +3,19 @@ details (RFC 9457) that every REST error is answered with."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import wire
-from ..errors import VersionError, VersionExpired
+from ..errors import UnknownEngine, VersionError, VersionExpired
+from ..protocol import EngineEntry
 from ._auth import (
     bearer_token,
     origin_allowed,
@@ -25,17 +24,23 @@ from ._auth import (
     token_matches,
 )
 from ._context import ServerContext, context_of
+from ._engines import Engine
+from ._problems import PROBLEM_JSON, Problem, ProblemError, phrase, problem, problem_body
 from ._resume import changes_since
 
 __all__ = [
     "ACTION_METHODS",
     "MAX_BODY",
     "PROBLEM_JSON",
+    "UNKNOWN_ENGINE_RESPONSE",
     "BodyLimit",
     "Context",
+    "EngineList",
     "Problem",
     "ProblemError",
     "authenticated",
+    "authorized",
+    "engine_path",
     "install_rest",
     "problem",
     "problem_body",
@@ -43,67 +48,10 @@ __all__ = [
     "read_only_refusal",
 ]
 
-PROBLEM_JSON = "application/problem+json"
 #: The largest request body taken, in bytes (as for a WebSocket message); larger: 413.
 MAX_BODY = 64 * 1024
 #: The methods of the actions (every route that asks the engine to change something).
 ACTION_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem details object; routes may add members (e.g. ``oldest``)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str = Field(default="about:blank", description="Always about:blank.")
-    title: str = Field(description="The HTTP status phrase, e.g. 'Conflict'.")
-    status: int = Field(description="The HTTP status code.")
-    detail: str = Field(description="What went wrong; for engine refusals, Docker's message.")
-
-
-def problem(
-    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
-) -> JSONResponse:
-    """An RFC 9457 problem details response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-class ProblemError(HTTPException):
-    """Raise to answer with a problem details response."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        title: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(status, detail, headers)
-        self.title = title or _phrase(status)
-        self.extra = extra
-
-
-def problem_body(err: ProblemError) -> dict[str, Any]:
-    """The problem details object a ``ProblemError`` is answered with."""
-    return {
-        "type": "about:blank",
-        "title": err.title,
-        "status": err.status_code,
-        "detail": err.detail,
-        **err.extra,
-    }
-
-
-def _phrase(status: int) -> str:
-    if status == 422:
-        return "Unprocessable Content"  # RFC 9110's name; Python < 3.13 has the older one
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 _DESCRIPTIONS = {
@@ -125,7 +73,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     schema = Problem.model_json_schema()
     return {
         status: {
-            "description": _DESCRIPTIONS.get(status, _phrase(status)),
+            "description": _DESCRIPTIONS.get(status, phrase(status)),
             "content": {PROBLEM_JSON: {"schema": schema}},
         }
         for status in statuses
@@ -218,7 +166,7 @@ def _refusal(request: Request, ctx: ServerContext) -> ProblemError | None:
     return _cross_site(request, ctx)
 
 
-def authenticated(request: Request) -> ServerContext:
+def authorized(request: Request) -> ServerContext:
     """The server context, once the request has shown the token (bearer header or cookie)
     and, for an action signed in by the cookie, come from an allowed origin."""
     ctx = context_of(request)
@@ -226,6 +174,35 @@ def authenticated(request: Request) -> ServerContext:
     if refusal is not None:
         raise refusal
     return ctx
+
+
+def authenticated(request: Request) -> Engine:
+    """The engine the request is about (the path's ``{engine}``, else the default one),
+    once the request is :func:`authorized` (and, on a read-only server, not an action: 403).
+    An unknown engine is 404, told only to those who showed the token."""
+    ctx = authorized(request)
+    if ctx.config.read_only and request.method in ACTION_METHODS:
+        raise read_only_refusal()  # before the engine: no action is answered but 403
+    try:
+        return ctx.engines.find(request.path_params.get("engine"))
+    except UnknownEngine as err:
+        raise ProblemError(404, str(err), code="UNKNOWN_ENGINE") from None
+
+
+#: What every route under /api/v1/engines/{engine} may also answer.
+UNKNOWN_ENGINE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "No such engine (`code`: `UNKNOWN_ENGINE`), or no such object.",
+        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+    }
+}
+
+
+def engine_path(
+    engine: Annotated[str, Path(description="An engine's id (GET /api/v1/engines).")],
+) -> None:
+    """Documents the ``{engine}`` of the prefixed routes; :func:`authenticated` resolves it
+    (after the token, so that the unauthenticated learn nothing of which engines exist)."""
 
 
 def _refusal_before_validation(request: Request) -> ProblemError | None:
@@ -243,11 +220,19 @@ def _refusal_before_validation(request: Request) -> ProblemError | None:
     return None
 
 
-Context = Annotated[ServerContext, Depends(authenticated)]
+Context = Annotated[Engine, Depends(authenticated)]
 
 
-def install_rest(app: FastAPI) -> None:
-    """Add the read-only REST routes and the problem+json error handlers to ``app``."""
+class EngineList(BaseModel):
+    """``GET /api/v1/engines``."""
+
+    default: str = Field(description="The engine of the unprefixed routes.")
+    engines: list[EngineEntry]
+
+
+def install_rest(app: FastAPI, api: APIRouter) -> None:
+    """Add the problem+json error handlers, /healthz and ``GET /api/v1/engines`` to ``app``
+    and the read-only state routes to ``api`` (mounted under ``/api/v1``)."""
 
     @app.exception_handler(HTTPException)
     async def _on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -256,7 +241,7 @@ def install_rest(app: FastAPI) -> None:
         if exc.status_code == 400 and not isinstance(exc, ProblemError):
             # FastAPI parses the body before the dependencies run, as for 422 below.
             exc = _refusal_before_validation(request) or exc
-        title = getattr(exc, "title", None) or _phrase(exc.status_code)
+        title = getattr(exc, "title", None) or phrase(exc.status_code)
         extra: dict[str, Any] = getattr(exc, "extra", None) or {}
         return problem(exc.status_code, title, str(exc.detail), exc.headers, **extra)
 
@@ -271,22 +256,35 @@ def install_rest(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"]) or "request"
-        return problem(422, _phrase(422), f"{where}: {first['msg']}", errors=errors)
+        return problem(422, phrase(422), f"{where}: {first['msg']}", errors=errors)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> dict[str, Any]:
         """Liveness, without authentication: the server answers, and its link to Docker."""
         ctx = context_of(request)
-        return {"status": "ok", "engine": ctx.state.engine_info.status}
+        return {"status": "ok", "engine": ctx.engines.default.state.engine_info.status}
 
-    @app.get("/api/v1/state", tags=["state"], responses=problem_responses(401))
+    @app.get(
+        "/api/v1/engines",
+        tags=["engines"],
+        response_model=EngineList,
+        responses=problem_responses(401),
+    )
+    async def get_engines(ctx: Annotated[ServerContext, Depends(authorized)]) -> EngineList:
+        """Every engine the server watches, with its status; the first is the default."""
+        engines = ctx.engines
+        return EngineList.model_validate(
+            {"default": engines.default.id, "engines": engines.summaries()}
+        )
+
+    @api.get("/state", tags=["state"], responses=problem_responses(401))
     async def get_state(ctx: Context) -> dict[str, Any]:
         """The whole EngineState with its epoch and version."""
         state = ctx.state
         return {"epoch": state.epoch, "version": state.version, "state": state.snapshot()}
 
-    @app.get(
-        "/api/v1/changes",
+    @api.get(
+        "/changes",
         tags=["state"],
         response_model=None,
         responses=problem_responses(401, 409, 410, 422),

@@ -17,7 +17,6 @@ import uvicorn
 import uvicorn.config
 from fastapi import FastAPI
 
-from ..engine import resolve_docker_host
 from ..errors import DockstateError
 from ..protocol import CloseCode
 from ..store import Retention, Store
@@ -148,13 +147,13 @@ def serve(
             f"could not listen on {config.host}:{config.port}: {err.strerror or err}"
         ) from None
     try:
-        store = _open_store(config)
+        stores = _open_stores(config)
     except DockstateError:
         sock.close()
         raise
     if on_listening is not None:
         on_listening()
-    app = create_app(config, store)
+    app = create_app(config, stores)
     server = _Server(
         app,
         uvicorn.Config(
@@ -173,12 +172,22 @@ def serve(
     try:
         server.run(sockets=[sock])
     finally:
-        if store is not None:
+        for store in stores.values():
             store.close()
 
 
-def _open_store(config: ServerConfig) -> Store | None:
-    if config.db is None:
-        return None
+def _open_stores(config: ServerConfig) -> dict[str, Store]:
+    """Each engine's history database (none when the server keeps history in memory);
+    if one cannot be opened, those already open are closed."""
     retention = Retention(config.retain_changes, config.retain_events, config.retain_days)
-    return Store.open(config.db, host=resolve_docker_host(config.docker_host), retention=retention)
+    stores: dict[str, Store] = {}
+    try:
+        for spec in config.engine_specs():
+            path = config.engine_db(spec)
+            if path is not None:
+                stores[spec.id] = Store.open(path, host=spec.url, retention=retention)
+    except DockstateError:
+        for store in stores.values():
+            store.close()
+        raise
+    return stores

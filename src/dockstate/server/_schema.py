@@ -20,7 +20,7 @@ from ._details import ContainerDetails
 from ._forms import PullRequest, RunRequest
 from ._history import Timeline
 from ._operations import Operation
-from ._rest import Problem, authenticated, problem_responses
+from ._rest import EngineList, Problem, authorized, problem_responses
 from ._workflows import ProjectProgress, PullProgress
 
 __all__ = ["install_openapi", "install_schema", "schemas"]
@@ -74,6 +74,7 @@ _REST: tuple[type[BaseModel], ...] = (
     Timeline,
     Operation,
     ContainerDetails,
+    EngineList,
 )
 
 
@@ -101,7 +102,7 @@ def install_schema(app: FastAPI) -> None:
     @app.get(
         "/api/v1/schema",
         tags=["state"],
-        dependencies=[Depends(authenticated)],
+        dependencies=[Depends(authorized)],
         responses=problem_responses(401),
     )
     async def get_schema() -> dict[str, Any]:
@@ -120,7 +121,7 @@ def install_openapi(app: FastAPI) -> None:
     title = f"{app.title} {app.version}"
     authenticated_page: dict[str, Any] = {
         "include_in_schema": False,
-        "dependencies": [Depends(authenticated)],
+        "dependencies": [Depends(authorized)],
     }
 
     @app.get("/openapi.json", **authenticated_page)

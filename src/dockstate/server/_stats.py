@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from .. import wire
@@ -25,10 +25,7 @@ from ..stats import ContainerStats, Sampler
 from ..stats import Subscription as SamplerSubscription
 from ._rest import Context, ProblemError, problem_responses
 
-__all__ = ["ENGINE_ID", "StatsSubscription", "install_stats", "rfc3339"]
-
-#: The id of the one engine a server watches (protocol.md §8; several engines are to come).
-ENGINE_ID = "local"
+__all__ = ["StatsSubscription", "install_stats", "rfc3339"]
 
 
 def rfc3339(seconds: float) -> str:
@@ -54,12 +51,14 @@ class StatsSubscription:
         flt: CompiledFilter | None,
         interval: float,
         *,
+        engine: str,
         state: EngineState,
         sampler: Sampler,
         wake: Callable[[], None],
     ) -> None:
         self.id = id
         self.filter = flt
+        self.engine = engine
         self._state = state
         self._wake = wake
         #: The newest ``stats`` message not yet sent (latest wins).
@@ -80,7 +79,7 @@ class StatsSubscription:
         texts = {cid: sample_json(s) for cid, s in samples.items() if self._wants(cid)}
         if self.latest is not None:
             self.replaced += 1
-        self.latest = wire.stats(self.id, ENGINE_ID, rfc3339(time), texts)
+        self.latest = wire.stats(self.id, self.engine, rfc3339(time), texts)
         self._wake()
 
     def take(self) -> str | None:
@@ -108,11 +107,11 @@ class StatsHistory(BaseModel):
     )
 
 
-def install_stats(app: FastAPI) -> None:
-    """Add the stats routes to ``app``."""
+def install_stats(router: APIRouter) -> None:
+    """Add the stats routes to ``router`` (mounted under ``/api/v1``)."""
 
-    @app.get(
-        "/api/v1/stats",
+    @router.get(
+        "/stats",
         tags=["stats"],
         response_model=StatsNow,
         responses=problem_responses(401),
@@ -123,8 +122,8 @@ def install_stats(app: FastAPI) -> None:
         time, samples = await ctx.sampler.sample_now()
         return StatsNow(time=rfc3339(time), containers=dict(samples))
 
-    @app.get(
-        "/api/v1/containers/{container}/stats",
+    @router.get(
+        "/containers/{container}/stats",
         tags=["stats"],
         response_model=StatsHistory,
         responses=problem_responses(401, 404),

@@ -26,7 +26,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from ._auth import SESSION_COOKIE, token_from_headers, token_matches
 from ._context import context_of
-from ._rest import authenticated, problem
+from ._rest import authorized, problem
 
 __all__ = ["DIST_ENV", "default_dist", "install_ui"]
 
@@ -151,7 +151,7 @@ def install_ui(app: FastAPI, dist: Path | None = None) -> None:
         "/assets/{path:path}",
         include_in_schema=False,
         response_model=None,
-        dependencies=[Depends(authenticated)],
+        dependencies=[Depends(authorized)],
     )
     async def asset(path: str) -> Response:
         # Signed in only, like everything but /healthz: only the sign-in page is public, and

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from ._actions import Accepted, Grace, Writer, perform_with
-from ._context import ServerContext
+from ._engines import Engine
 from ._forms import PullRequest, RunRequest
 from ._operations import Reporter, problem_of
 from ._rest import ProblemError, problem_body
@@ -125,7 +125,7 @@ class _PullTracker:
         self.reporter.progress(self.progress.model_dump(mode="json"))
 
 
-async def _run_container(ctx: ServerContext, body: RunRequest, reporter: Reporter) -> str:
+async def _run_container(ctx: Engine, body: RunRequest, reporter: Reporter) -> str:
     """Create (and start) the container; on a failed start remove it, so nothing is left."""
     docker = ctx.docker
     cid = await docker.create_container(body.engine_body(), name=body.name)
@@ -143,7 +143,7 @@ async def _run_container(ctx: ServerContext, body: RunRequest, reporter: Reporte
     return cid
 
 
-def _project_containers(ctx: ServerContext, project: str) -> dict[str, str]:
+def _project_containers(ctx: Engine, project: str) -> dict[str, str]:
     """The project's containers (from the state), id to name; 404 when it has none."""
     found = {
         c.id: c.name
@@ -156,7 +156,7 @@ def _project_containers(ctx: ServerContext, project: str) -> dict[str, str]:
 
 
 async def _project_action(
-    ctx: ServerContext,
+    ctx: Engine,
     project: str,
     action: str,
     containers: dict[str, str],

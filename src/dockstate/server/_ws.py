@@ -21,13 +21,14 @@ import logging
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .. import __version__, wire
-from ..errors import DockstateError, VersionError, VersionExpired
+from ..errors import DockstateError, UnknownEngine, VersionError, VersionExpired
 from ..hub import CompiledFilter, Subscription, compile_filter
 from ..logs import LogOptions, docker_time
 from ..protocol import (
@@ -42,10 +43,11 @@ from ..protocol import (
 )
 from ._auth import origin_allowed, token_from_headers, token_matches
 from ._context import ServerContext, context_of
+from ._engines import Engine
 from ._logs import LogsSubscription, start_reading
 from ._operations import Operation
 from ._resume import changes_since
-from ._stats import ENGINE_ID, StatsSubscription
+from ._stats import StatsSubscription
 
 __all__ = ["websocket_endpoint"]
 
@@ -136,7 +138,11 @@ class Connection:
         self.ctx = ctx
         self.session = secrets.token_urlsafe(9)
         self.subscriptions: dict[str, Subscription] = {}
-        self._subs: list[Subscription] = []  # the hub reads this list
+        #: Each engine's subscriptions of this connection, by engine id: that engine's hub
+        #: reads the list (registered on the first subscription to the engine).
+        self._subs: dict[str, list[Subscription]] = {}
+        #: The engine of each subscription (``subscribe``, stats and logs alike), by id.
+        self._engine_of: dict[str, Engine] = {}
         #: ``subscribe_stats`` subscriptions (their ids share one space with the others).
         self.stats: dict[str, StatsSubscription] = {}
         #: ``subscribe_logs`` subscriptions (the same id space).
@@ -148,6 +154,8 @@ class Connection:
         self._strikes = 0
         self._closing = False
         self._close_request: _Close | None = None
+        #: Past its hello (the metrics count these clients).
+        self.welcomed = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -160,13 +168,15 @@ class Connection:
         """Serve the client until it goes or is closed; never raises."""
         try:
             await self._handshake()
-            self.ctx.hub.register(self, self._subs, self._wake.set)
-            self.ctx.operations.listeners.append(self._on_operation)
+            listeners = {e.id: self._operation_listener(e.id) for e in self.ctx.engines.values()}
+            for engine in self.ctx.engines.values():
+                engine.operations.listeners.append(listeners[engine.id])
             try:
                 await self._serve()
             finally:
-                self.ctx.operations.listeners.remove(self._on_operation)
-                self.ctx.hub.unregister(self)
+                for engine in self.ctx.engines.values():
+                    engine.operations.listeners.remove(listeners[engine.id])
+                    engine.hub.unregister(self)
                 for stats in self.stats.values():
                     stats.close()  # the sampler stops reading for this client
                 for logs in self.logs.values():
@@ -224,17 +234,21 @@ class Connection:
             token_matches(hello.token, config.token) or token_matches(upgrade_token, config.token)
         ):
             raise _Close(CloseCode.UNAUTHORIZED, "wrong or missing token")
-        state = self.ctx.state
+        engines = self.ctx.engines
+        state = engines.default.state
         welcome = wire.welcome(
             protocol=PROTOCOL,
             server=f"dockstate/{__version__}",
             session=self.session,
+            engine=engines.default.id,
+            engines=engines.summaries(),
             epoch=state.epoch,
             version=state.version,
             oldest=state.oldest,
             heartbeat_ms=config.heartbeat_ms,
         )
         await self.ws.send_text(welcome)
+        self.welcomed = True
 
     async def _receive_text(self) -> str:
         message = await self.ws.receive()
@@ -300,8 +314,10 @@ class Connection:
             assert isinstance(message, SubscribeLogs)
             await self._subscribe_logs(message)
         elif kind == "unsubscribe" and raw["id"] in self.stats:
+            self._engine_of.pop(raw["id"], None)
             self.stats.pop(raw["id"]).close()
         elif kind == "unsubscribe" and raw["id"] in self.logs:
+            self._engine_of.pop(raw["id"], None)
             self.logs.pop(raw["id"]).close()
         elif kind == "resync" and raw["id"] in self.logs:
             pass  # logs are not versioned: nothing to resync
@@ -315,7 +331,7 @@ class Connection:
                 )
             elif kind == "unsubscribe":
                 del self.subscriptions[sub.id]
-                self._subs.remove(sub)
+                self._subs[self._engine_of.pop(sub.id).id].remove(sub)
             else:
                 sub.request_resync()
                 self._wake.set()
@@ -337,19 +353,30 @@ class Connection:
             self._error(ident, "INVALID_FILTER", str(err))
             return False, None
 
+    def _engine(self, ident: str, engine: str | None) -> Engine | None:
+        """The engine a new subscription names (``None``: the default one); ``None`` after
+        answering ``UNKNOWN_ENGINE``."""
+        try:
+            return self.ctx.engines.find(engine)
+        except UnknownEngine:
+            self._error(ident, "UNKNOWN_ENGINE", f"no engine {_clip(engine)}")
+            return None
+
     def _subscribe_stats(self, message: SubscribeStats) -> None:
         valid, flt = self._new_filter(message.id, message.filter)
         if not valid:
             return
-        if message.engine not in (None, ENGINE_ID):
-            self._error(message.id, "UNKNOWN_ENGINE", f"no engine {_clip(message.engine)}")
+        engine = self._engine(message.id, message.engine)
+        if engine is None:
             return
+        self._engine_of[message.id] = engine
         self.stats[message.id] = StatsSubscription(
             message.id,
             flt,
             message.interval_ms / 1000,
-            state=self.ctx.state,
-            sampler=self.ctx.sampler,
+            engine=engine.id,
+            state=engine.state,
+            sampler=engine.sampler,
             wake=self._wake.set,
         )
 
@@ -358,8 +385,8 @@ class Connection:
         if self.ctx.config.no_logs:
             self._error(message.id, "LOGS_DISABLED", "logs are turned off on this server")
             return
-        if message.engine not in (None, ENGINE_ID):
-            self._error(message.id, "UNKNOWN_ENGINE", f"no engine {_clip(message.engine)}")
+        engine = self._engine(message.id, message.engine)
+        if engine is None:
             return
         if (message.container is None) == (message.project is None):
             self._error(message.id, "INVALID_MESSAGE", "give one of container and project")
@@ -379,13 +406,14 @@ class Connection:
             except ValueError:
                 self._error(message.id, "INVALID_MESSAGE", f"not a time: {_clip(when)}")
                 return
-        sub = LogsSubscription(message.id, ENGINE_ID, self._wake.set)
+        sub = LogsSubscription(message.id, engine.id, self._wake.set)
         self.logs[message.id] = sub  # taken before the await: the id is in use
+        self._engine_of[message.id] = engine
         try:
             code = await start_reading(
                 sub,
-                self.ctx.docker,
-                self.ctx.state,
+                engine.docker,
+                engine.state,
                 container=message.container,
                 project=message.project,
                 options=options,
@@ -396,6 +424,7 @@ class Connection:
             detail = ""
         if code is not None:
             self.logs.pop(message.id, None)
+            self._engine_of.pop(message.id, None)
             sub.close()
             what = message.container if message.project is None else message.project
             self._error(message.id, code, detail or f"no such {code.split('_')[1].lower()}: "
@@ -408,8 +437,11 @@ class Connection:
         valid, flt = self._new_filter(message.id, message.filter)
         if not valid:
             return
+        engine = self._engine(message.id, message.engine)
+        if engine is None:
+            return
         sub = Subscription(message.id, message.mode, flt)
-        state = self.ctx.state
+        state = engine.state
         since = message.since
         if since is not None and message.mode == "changes":
             if since.epoch != state.epoch:
@@ -424,16 +456,23 @@ class Connection:
                 except VersionError:
                     sub.request_resync("VERSION_TOO_NEW")
                 else:
-                    self.ctx.hub.resume(sub, since.version, changes)
+                    engine.hub.resume(sub, since.version, changes)
             self._check_new_id(message.id)  # subscribed again while this one read
         self.subscriptions[sub.id] = sub
-        self._subs.append(sub)
+        self._engine_of[sub.id] = engine
+        if engine.id not in self._subs:
+            self._subs[engine.id] = []
+            engine.hub.register(self, self._subs[engine.id], self._wake.set)
+        self._subs[engine.id].append(sub)
         self._wake.set()
 
-    def _on_operation(self, view: Operation) -> None:
-        # protocol.md §11: to every connection that has a subscription on the engine.
-        if self.subscriptions or self.stats:
-            self._reply(wire.operation(ENGINE_ID, view.model_dump(mode="json")))
+    def _operation_listener(self, engine: str) -> Callable[[Operation], None]:
+        def on_operation(view: Operation) -> None:
+            # protocol.md §11: to every connection that has a subscription on the engine.
+            if any(e.id == engine for i, e in self._engine_of.items() if i not in self.logs):
+                self._reply(wire.operation(engine, view.model_dump(mode="json")))
+
+        return on_operation
 
     def _reply(self, text: str) -> None:
         if len(self._control) >= MAX_CONTROL:
@@ -458,9 +497,11 @@ class Connection:
                 return
             now = time.monotonic()
             deadline = now + heartbeat
-            for sub in list(self._subs):
-                due = await self._flush(sub, now)
-                deadline = min(deadline, due)
+            for engine_id, subs in list(self._subs.items()):
+                engine = self.ctx.engines[engine_id]
+                for sub in list(subs):
+                    due = await self._flush(engine, sub, now)
+                    deadline = min(deadline, due)
             for stats in list(self.stats.values()):
                 text = stats.take()  # the latest sample only: never a backlog
                 if text is not None:
@@ -473,6 +514,7 @@ class Connection:
                     more = more or logs.ready()
                 if logs.done:
                     self.logs.pop(ident, None)
+                    self._engine_of.pop(ident, None)
                     logs.close()
             if self._control or more:
                 continue
@@ -481,9 +523,10 @@ class Connection:
                     await self._wake.wait()
             self._wake.clear()
 
-    async def _flush(self, sub: Subscription, now: float) -> float:
-        """Send what ``sub`` is owed now; return when it will next need attention."""
-        hub, state, epoch = self.ctx.hub, self.ctx.state, self.ctx.state.epoch
+    async def _flush(self, engine: Engine, sub: Subscription, now: float) -> float:
+        """Send what ``sub`` (of ``engine``) is owed now; return when it will next need
+        attention."""
+        hub, state, epoch, eid = engine.hub, engine.state, engine.state.epoch, engine.id
         heartbeat = self.ctx.config.heartbeat_ms / 1000
         if sub.mode == "full":
             if sub.full_due:
@@ -491,25 +534,27 @@ class Connection:
                     return sub.last_full + FULL_INTERVAL
                 text, visible = hub.state_json(sub.filter)
                 sub.full_taken(state.version, visible, now)
-                await self._send_to(sub, wire.engine_state_update(sub.id, text, state.last_updated))
+                update = wire.engine_state_update(sub.id, eid, text, state.last_updated)
+                await self._send_to(sub, update)
         elif sub.needs_snapshot:
             text, visible = hub.state_json(sub.filter)
             code = sub.snapshot_taken(state.version, visible)
             if code is not None:
-                await self._send(wire.resync_required(sub.id, code, state.oldest, state.version))
-            await self._send_to(sub, wire.snapshot(sub.id, epoch, sub.sent_version, text))
+                resync = wire.resync_required(sub.id, eid, code, state.oldest, state.version)
+                await self._send(resync)
+            await self._send_to(sub, wire.snapshot(sub.id, eid, epoch, sub.sent_version, text))
         taken = sub.take_changes() if sub.mode == "changes" else None
         if taken is not None:
             start, end, texts = taken
             first_event_ns, sub.first_event_ns = sub.first_event_ns, None
             await self._send_to(
-                sub, wire.changes(sub.id, epoch, start, end, state.last_updated, texts)
+                sub, wire.changes(sub.id, eid, epoch, start, end, state.last_updated, texts)
             )
             if first_event_ns:
-                self.ctx.observe_latency((time.time_ns() - first_event_ns) / 1e9)
+                self.ctx.observe_latency(eid, (time.time_ns() - first_event_ns) / 1e9)
         version = sub.take_bookmark(now, heartbeat)
         if version is not None:
-            await self._send_to(sub, wire.bookmark(sub.id, epoch, version))
+            await self._send_to(sub, wire.bookmark(sub.id, eid, epoch, version))
         return sub.next_due(heartbeat)
 
     async def _send_to(self, sub: Subscription, text: str) -> None:

@@ -1,6 +1,7 @@
 /** A container's actions, as its row and its page offer them: the verbs its state allows, and Remove. */
 import { type FormEvent, useState } from "react";
 import { logsHref } from "../pages/Logs";
+import { useRouteBase } from "../route";
 import type { ContainerVerb } from "../store/actions";
 import type { Container, ContainerState } from "../store/types";
 import { HistoryButton, StatsButton } from "./History";
@@ -21,6 +22,7 @@ const VERBS: Record<ContainerState, ContainerVerb[]> = {
  * side panels (the container's page shows those itself).
  */
 export function ContainerActions({ c, busy, panels = false }: { c: Container; busy: boolean; panels?: boolean }) {
+  const base = useRouteBase();
   const act = useAct();
   return (
     <>
@@ -36,7 +38,7 @@ export function ContainerActions({ c, busy, panels = false }: { c: Container; bu
         </button>
       ))}
       {panels && (
-        <a className="button small" href={logsHref({ container: c.id })} aria-label={`Logs of ${c.name}`}>
+        <a className="button small" href={logsHref({ container: c.id }, base)} aria-label={`Logs of ${c.name}`}>
           Logs
         </a>
       )}

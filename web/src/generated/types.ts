@@ -49,7 +49,9 @@ export interface DockstateSchema {
   ContainerStats?: ContainerStats;
   CreateRequest?: CreateRequest;
   DockerEventRecord?: DockerEventRecord;
+  EngineEntry?: EngineEntry;
   EngineInfo?: EngineInfo;
+  EngineList?: EngineList;
   EngineStateModel?: EngineStateModel;
   EngineStateUpdate?: EngineStateUpdate;
   ErrorMessage?: ErrorMessage;
@@ -138,6 +140,7 @@ export interface Ack {
  * via the `definition` "Bookmark".
  */
 export interface Bookmark {
+  engine: string;
   epoch: string;
   sub: string;
   type: "bookmark";
@@ -179,6 +182,7 @@ export interface ChangeMessage {
  */
 export interface ChangesMessage {
   changes: ChangeMessage[];
+  engine: string;
   epoch: string;
   from: number;
   sub: string;
@@ -220,6 +224,10 @@ export interface Resync {
  * via the `definition` "Subscribe".
  */
 export interface Subscribe {
+  /**
+   * The engine's id (protocol.md §8); the default one if absent.
+   */
+  engine?: string | null;
   /**
    * A Filter; invalid ones get INVALID_FILTER.
    */
@@ -583,6 +591,26 @@ export interface DockerEventRecord {
   type: string;
 }
 /**
+ * One engine of the server, as ``welcome`` lists it (protocol.md §8).
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "EngineEntry".
+ */
+export interface EngineEntry {
+  /**
+   * Where the server reaches it (its DOCKER_HOST).
+   */
+  host: string;
+  /**
+   * Its short stable name (`local`, `prod-1`, a context's name).
+   */
+  id: string;
+  /**
+   * connected: watched; connecting: not yet (or again) in step with the engine; down: it cannot be reached (the server keeps trying).
+   */
+  status: "connected" | "connecting" | "down";
+}
+/**
  * The Docker engine itself, and dockstate's link to it.
  *
  * This interface was referenced by `DockstateSchema`'s JSON-Schema
@@ -611,6 +639,19 @@ export interface EngineInfo {
   server_version: string;
   status: "connected" | "disconnected" | "resyncing";
   storage_driver: string;
+}
+/**
+ * ``GET /api/v1/engines``.
+ *
+ * This interface was referenced by `DockstateSchema`'s JSON-Schema
+ * via the `definition` "EngineList".
+ */
+export interface EngineList {
+  /**
+   * The engine of the unprefixed routes.
+   */
+  default: string;
+  engines: EngineEntry[];
 }
 /**
  * The EngineState of protocol.md §1 (as in snapshots; filtered for a subscription).
@@ -748,6 +789,7 @@ export interface Volume {
  */
 export interface EngineStateUpdate {
   data: EngineStateModel;
+  engine: string;
   sub: string;
   timestamp: string;
   type: "engine_state_update";
@@ -1029,6 +1071,7 @@ export interface ResyncRequired {
   code:
     "EPOCH_MISMATCH" | "VERSION_EXPIRED" | "VERSION_TOO_NEW" | "SLOW_CONSUMER" | "INTERNAL_ERROR";
   current: number;
+  engine: string;
   oldest: number;
   sub: string;
   type: "resync_required";
@@ -1089,6 +1132,7 @@ export interface RunRequest {
  * via the `definition` "Snapshot".
  */
 export interface Snapshot {
+  engine: string;
   epoch: string;
   state: EngineStateModel;
   sub: string;
@@ -1118,6 +1162,14 @@ export interface StatsMessage {
  * via the `definition` "Welcome".
  */
 export interface Welcome {
+  /**
+   * The default engine: epoch, version and oldest are its.
+   */
+  engine: string;
+  /**
+   * Every engine, the default one first.
+   */
+  engines: EngineEntry[];
   epoch: string;
   heartbeat_ms: number;
   oldest: number;

@@ -19,6 +19,7 @@ import { useTimeline } from "../react/useTimeline";
 import { pendingFor } from "../store/actions";
 import { LogsView } from "../components/LogsView";
 import { logsHref } from "./Logs";
+import { useEngineName, useRouteBase } from "../route";
 import type { Container, ContainerDetails, EngineState, HealthResult } from "../store/types";
 
 /** The container a page's address names: a full id, a name, or a unique id prefix. */
@@ -36,6 +37,8 @@ const tone = (c: Container) =>
   c.state === "running" ? "ok" : c.state === "paused" || c.state === "restarting" ? "warn" : "off";
 
 export function ContainerPage({ target: wanted }: { target: string }) {
+  const base = useRouteBase();
+  const engine = useEngineName();
   const resolved = useEngineState((s) => resolveContainer(s.data, wanted));
   // Once known, the page stays on that container (a rename, a removal): by its id.
   const idRef = useRef<string | null>(null);
@@ -73,6 +76,11 @@ export function ContainerPage({ target: wanted }: { target: string }) {
       <Back />
       <div className="toolbar">
         <h1 id="container-title">{c.name}</h1>
+        {engine !== null && (
+          <span className="muted" data-testid="container-engine">
+            on engine <a href={`${base}containers`}>{engine}</a>
+          </span>
+        )}
         <span data-testid="container-state">
           {pending ? (
             <Pending pending={pending} />
@@ -204,7 +212,7 @@ export function ContainerPage({ target: wanted }: { target: string }) {
       <section className="page-section logs-slot" aria-labelledby="logs-title" data-testid="logs-slot">
         <h2 id="logs-title">
           Logs{" "}
-          <a className="button small" href={logsHref({ container: c.id })}>
+          <a className="button small" href={logsHref({ container: c.id }, base)}>
             Full page
           </a>
         </h2>
@@ -220,7 +228,7 @@ export function ContainerPage({ target: wanted }: { target: string }) {
 
 function Back() {
   return (
-    <a className="back" href="#/containers">
+    <a className="back" href={`${useRouteBase()}containers`}>
       ← Containers
     </a>
   );

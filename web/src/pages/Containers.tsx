@@ -26,6 +26,7 @@ import { Sparkline } from "../components/Sparkline";
 import { RunButton } from "../components/RunDialog";
 import { useAct } from "../components/useAct";
 import { logsHref } from "./Logs";
+import { useRouteBase } from "../route";
 import { bytes, containerHref, ports, shortId } from "../format";
 import { useFlashKey } from "../react/flash";
 import { useEngineState, useOperation } from "../react/hooks";
@@ -294,6 +295,7 @@ function GroupRow(props: {
   expanded: boolean;
   onToggle: () => void;
 }) {
+  const base = useRouteBase();
   return (
     <div
       role="row"
@@ -308,7 +310,7 @@ function GroupRow(props: {
         </button>{" "}
         <span className="muted">{props.count}</span>
         {props.project && (
-          <a className="button small group-logs" href={logsHref({ project: props.project })} aria-label={`Logs of compose project ${props.project}`}>
+          <a className="button small group-logs" href={logsHref({ project: props.project }, base)} aria-label={`Logs of compose project ${props.project}`}>
             Logs
           </a>
         )}
@@ -387,10 +389,11 @@ const ContainerRow = memo(function ContainerRow({ id, start }: { id: string; sta
 
 /** The cells of a row: memoized, so that a row moved by a re-sort (a new `start`) re-renders none. */
 const RowCells = memo(function RowCells({ c, pending }: { c: Container; pending: ReturnType<ReturnType<typeof pendingFor>> }) {
+  const base = useRouteBase();
   return (
     <>
       <div role="cell" className="name" title={c.id}>
-        <a className="strong" href={containerHref(c.id)}>
+        <a className="strong" href={containerHref(c.id, base)}>
           {c.name}
         </a>
         {c.compose_service && <span className="muted"> · {c.compose_service}</span>}

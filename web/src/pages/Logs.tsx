@@ -6,12 +6,13 @@ import { LogsView } from "../components/LogsView";
 import { shortId } from "../format";
 import { useEngineState } from "../react/hooks";
 import type { LogTarget } from "../store/logs";
+import { useRouteBase } from "../route";
 
 /** The page's address for a target. */
-export function logsHref(target: LogTarget): string {
+export function logsHref(target: LogTarget, base = "#/"): string {
   return target.project !== undefined
-    ? `#/logs/project/${encodeURIComponent(target.project)}`
-    : `#/logs/container/${encodeURIComponent(target.container)}`;
+    ? `${base}logs/project/${encodeURIComponent(target.project)}`
+    : `${base}logs/container/${encodeURIComponent(target.container)}`;
 }
 
 /** The target of a `#/logs/…` address, or null. */
@@ -28,6 +29,7 @@ export function parseLogsHash(hash: string): LogTarget | null {
 }
 
 export function LogsPage({ target }: { target: LogTarget }) {
+  const base = useRouteBase();
   const ref = target.container;
   const name = useEngineState((s) =>
     ref === undefined ? null : (Object.values(s.data?.containers ?? {}).find((c) => c.id === ref || c.name === ref)?.name ?? null),
@@ -45,7 +47,7 @@ export function LogsPage({ target }: { target: LogTarget }) {
   return (
     <section className="page logs-page" aria-labelledby="logs-title">
       <div className="toolbar">
-        <a href="#/containers">← Containers</a>
+        <a href={`${base}containers`}>← Containers</a>
         <h1 id="logs-title">{title}</h1>
       </div>
       <LogsView {...target} />

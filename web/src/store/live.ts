@@ -109,6 +109,12 @@ export interface LiveStoreOptions {
   url: string;
   /** Prefix of the REST paths ("" = same origin). */
   apiBase?: string;
+  /**
+   * The server's engine this store follows (protocol.md §8): every subscription made on its
+   * connection names it, and its REST paths are the engine's (`/api/v1/engines/<id>/…`).
+   * Absent: the server's default engine, on the unprefixed paths.
+   */
+  engine?: string;
   /** Sent in hello; a browser leaves it out (its session cookie authenticates it). */
   token?: string;
   client?: string;
@@ -397,10 +403,13 @@ export class LiveStore {
     this.watchdog = null;
   }
 
-  /** Send one client message on the connection; false when there is no open connection. */
+  /**
+   * Send one client message on the connection; false when there is no open connection. A
+   * subscription (the state's, stats', logs') is made on this store's engine.
+   */
   send(message: object): boolean {
     if (!this.ws || this.ws.readyState !== OPEN) return false;
-    this.ws.send(JSON.stringify(message));
+    this.ws.send(JSON.stringify(onEngine(message, this.opts.engine)));
     return true;
   }
 
@@ -466,7 +475,8 @@ export class LiveStore {
   /** A REST request to the server (``path`` from /api/…), with the session cookie. */
   request = (path: string, init: RequestInit = {}): Promise<Response> => {
     const doFetch = this.opts.fetch ?? globalThis.fetch.bind(globalThis);
-    return doFetch(`${this.opts.apiBase}${path}`, { credentials: "same-origin", ...init });
+    const url = `${this.opts.apiBase}${enginePath(path, this.opts.engine)}`;
+    return doFetch(url, { credentials: "same-origin", ...init });
   };
 
   /**
@@ -485,6 +495,25 @@ export class LiveStore {
     this.actions.dismiss(id);
   }
 }
+
+/** ``message`` naming ``engine`` when it is a subscription (and an engine is given). */
+export function onEngine(message: object, engine: string | undefined): object {
+  const type = (message as { type?: unknown }).type;
+  if (engine === undefined || typeof type !== "string" || !type.startsWith("subscribe")) {
+    return message;
+  }
+  return { ...message, engine };
+}
+
+/** The REST path ``path`` (from /api/v1/…) on ``engine``: every route about an engine is also
+ * under /api/v1/engines/<id>/ (protocol.md §8); the server's own ones are not. */
+export function enginePath(path: string, engine: string | undefined): string {
+  if (engine === undefined || !path.startsWith("/api/v1/") || SERVER_ROUTES.test(path)) {
+    return path;
+  }
+  return `/api/v1/engines/${encodeURIComponent(engine)}/${path.slice("/api/v1/".length)}`;
+}
+const SERVER_ROUTES = /^\/api\/v1\/(engines|schema|ws)(\/|$|\?)/;
 
 function detach(ws: SocketLike): void {
   ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;

@@ -28,6 +28,8 @@ export type {
   PullProgress,
   RunRequest,
   DockerEventRecord,
+  EngineEntry,
+  EngineList,
   Hello,
   LogLineModel,
   LogsEnd,
