@@ -4,6 +4,7 @@ shutdown that says goodbye (1001) to every client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import re
@@ -28,6 +29,8 @@ from ._context import ServerContext
 __all__ = ["MAX_FRAME", "serve"]
 
 MAX_FRAME = 64 * 1024  # protocol.md §2: larger client frames are closed with 1009
+#: Bytes a connection's socket may hold unsent (TCP_NOTSENT_LOWAT): a few messages.
+NOTSENT_LOWAT = 16 * 1024
 _SPARE_FILES = 256  # file descriptors beyond the WebSocket connections: engine, HTTP, logs
 
 
@@ -140,6 +143,13 @@ def serve(
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Let the kernel hold at most NOTSENT_LOWAT bytes not yet sent to a client (the accepted
+    # sockets inherit it): otherwise its send buffer, grown to megabytes, takes whatever a
+    # slow client does not read, the sender never blocks, and a log subscription's bounded
+    # buffer never fills. The client then reads lines ever older (minutes behind a flood,
+    # with deflate) instead of getting `logs_skipped` now.
+    with contextlib.suppress(AttributeError, OSError):  # not Linux (or macOS): as before
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
     try:
         sock.bind((config.host, config.port))
     except OSError as err:
