@@ -1,0 +1,102 @@
+"""The logs flood (issue 12): a container writing as fast as busybox can, followed for a minute by
+a client far too slow for it (in a process of its own) while another client measures how soon
+it sees a container start and stop. The slow client loses lines with `logs_skipped` counts
+that add up exactly to what the engine holds for the window; the other client's latency stays
+within 2x of its value with the flood but no one reading it; the server's memory stays
+bounded.
+
+The latency is measured three times: without the flood, with the flood alone, with the flood
+and the slow client. The flood alone costs the engine most of a core (dockerd writes every line
+to its log file) and slows every reply it gives, to dockstate as to anyone: what dockstate
+answers for, and what is asserted, is what serving the flood to a slow client adds to that."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import LABEL, unique
+from hostile_harness import problems_in, server_is_healthy, server_with_output
+from logs_flood import (
+    PeakRss,
+    Readers,
+    flooding,
+    logged_lines,
+    median,
+    now_rfc3339,
+    probe,
+    state_change_latencies,
+)
+from server_harness import ServerProcess
+
+pytestmark = pytest.mark.integration
+
+#: How long the slow client reads, and its pace: one message (up to 500 lines) every 0.1 s,
+#: some 5 000 lines a second at most, while busybox writes tens of thousands.
+SECONDS = 60.0
+PACE = 0.1
+#: Starts and stops of the probe measured with and without the flood (half each).
+OPS = 10
+#: What the flood may add to the server's memory: a subscription's buffer is at most 4 MiB.
+RSS_BUDGET_MB = 64
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
+    with server_with_output(tmp_path, "--no-db") as pair:
+        yield pair
+
+
+async def test_a_slow_client_of_a_flood_loses_counted_lines_and_no_one_waits(
+    served: tuple[ServerProcess, Path],
+) -> None:
+    server, output = served
+    labels = [f"{LABEL}=1"]
+    async with probe(unique("probe-"), labels) as probe_id:
+        before = await state_change_latencies(server.ws_url, server.token, probe_id, OPS)
+        async with flooding(unique("flood-"), labels) as flood_id:
+            await asyncio.sleep(1)  # writing
+            alone = await state_change_latencies(server.ws_url, server.token, probe_id, OPS)
+            since = now_rfc3339()
+            slow = Readers(server.ws_url, server.token, flood_id, since, SECONDS, pace=PACE)
+            await slow.start()
+            try:
+                async with PeakRss(server.process.pid) as rss:
+                    await asyncio.sleep(5)  # the slow client is behind already
+                    during = await state_change_latencies(
+                        server.ws_url, server.token, probe_id, OPS
+                    )
+                    (got,) = await slow.results()
+            finally:
+                await slow.stop()
+            engine = await logged_lines(flood_id, since, got.last_time)
+
+    starts_before, stops_before = median(before[0::2]), median(before[1::2])
+    starts_alone, stops_alone = median(alone[0::2]), median(alone[1::2])
+    starts_during, stops_during = median(during[0::2]), median(during[1::2])
+    print(
+        f"\nlogs flood, {SECONDS:.0f} s, a client reading a message every {PACE} s:"
+        f"\n  lines {got.total_lines:,} + skipped {got.total_skipped:,} "
+        f"(in {got.skipped_messages} logs_skipped) = {got.total_lines + got.total_skipped:,}; "
+        f"docker logs holds {engine:,} for the window; the client's lag at its end "
+        f"{got.lag:.1f} s"
+        f"\n  state-change latency, median ms, without the flood / the flood alone / the flood "
+        f"and the slow client: start {starts_before:.0f} / {starts_alone:.0f} / "
+        f"{starts_during:.0f}, stop {stops_before:.0f} / {stops_alone:.0f} / {stops_during:.0f}"
+        f"\n  server RSS {rss.start:.0f} MB, peak {rss.peak:.0f} MB"
+    )
+    # The client was far too slow, and was told: lines were dropped, and counted.
+    assert got.total_skipped > 0
+    assert got.skipped_messages > 0
+    # Every line of the window is accounted for, exactly once: received, or counted.
+    assert got.total_lines + got.total_skipped == engine
+    assert set(got.lines) == set(got.skipped) == {flood_id}
+    # Another client's changes are not held up by the slow client of the flood: a start and a
+    # stop (whose latencies differ several times over) are shown within twice their time
+    # with the flood and no one reading it.
+    assert starts_during + stops_during <= 2 * (starts_alone + stops_alone), (alone, during)
+    assert rss.peak - rss.start < RSS_BUDGET_MB
+    assert await asyncio.to_thread(server_is_healthy, server)
+    assert problems_in(output) == []
