@@ -823,6 +823,8 @@ class Options:
     stats_sizes: tuple[int, ...] = (100, 500, 1000)  # `stats`: running containers
     stats_window: float = 60.0  # `stats`: seconds measured per contender and size
     stats_settle: float = 5.0  # `stats`: seconds a contender gets to start first
+    logs_window: float = 30.0  # `logs`: seconds each reader reads the flood
+    logs_ops: int = 10  # `logs`: starts and stops of the probe per latency measurement
 
     @classmethod
     def quick_mode(cls, **overrides: Any) -> Options:
@@ -841,6 +843,8 @@ class Options:
             "stats_sizes": (20,),
             "stats_window": 10.0,
             "stats_settle": 2.0,
+            "logs_window": 8.0,
+            "logs_ops": 4,
         }
         return cls(**{**quick, **overrides})
 

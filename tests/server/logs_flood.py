@@ -125,6 +125,8 @@ class ReadResult:
     lag: float = 0.0
     seconds: float = 0.0
     close_code: int | None = None
+    #: CPU seconds its process had used when it was done (all of the process's clients).
+    process_cpu: float = 0.0
 
     @property
     def total_lines(self) -> int:
@@ -251,6 +253,7 @@ async def _read_main(args: argparse.Namespace) -> None:
         )
     )
     for result in results:
+        result.process_cpu = time.process_time()
         print(json.dumps(result.__dict__), flush=True)
 
 
@@ -290,13 +293,20 @@ async def state_change_latencies(
         await ws.recv()
         await ws.send(json.dumps({"type": "subscribe", "id": "p", "filter": {"ids": [cid]}}))
 
+        known = asyncio.Event()  # the client has the container (else a change to it may be
+        # its creation, read late, with the state it has by then)
+
         async def read() -> None:
             async for text in ws:
                 now = time.time_ns()
                 message = json.loads(text)
+                if message.get("type") == "snapshot" and cid in message["state"]["containers"]:
+                    known.set()
                 if message.get("type") != "changes":
                     continue
                 for change in message["changes"]:
+                    if change["id"] == cid:
+                        known.set()
                     state = _state_in(change)
                     event_ns = (change.get("cause") or {}).get("time_nano")
                     if change["id"] == cid and state and event_ns:
@@ -305,6 +315,8 @@ async def state_change_latencies(
 
         reader = asyncio.create_task(read())
         try:
+            async with asyncio.timeout(timeout):
+                await known.wait()
             latencies = []
             for i in range(ops):
                 verb, state = ("start", "running") if i % 2 == 0 else ("stop", "exited")
