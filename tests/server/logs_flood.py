@@ -77,6 +77,23 @@ async def probe(name: str, labels: list[str]) -> AsyncIterator[str]:
         await asyncio.to_thread(subprocess.run, ["docker", "rm", "-f", cid], capture_output=True)
 
 
+@contextlib.asynccontextmanager
+async def engine_reading(cid: str) -> AsyncIterator[None]:
+    """``docker logs -f --tail 0`` reading ``cid``'s log into /dev/null meanwhile: what the
+    engine spends serving a followed log to anyone (it decodes its log file for each
+    follower), without dockstate."""
+    proc = await asyncio.create_subprocess_exec(
+        "docker", "logs", "-f", "--tail", "0", cid,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+
 def unix_time(rfc3339: str) -> str:
     """An RFC 3339 time with nanoseconds as the ``seconds.nanoseconds`` Docker takes."""
     from dockstate.logs import docker_time
