@@ -296,22 +296,38 @@ async def state_change_latencies(
     timeout: float = 60,  # noqa: ASYNC109
 ) -> list[float]:
     """Start and stop the container ``cid`` ``ops`` times in turn; for each, the time from
-    the Docker event to a client subscribed to it receiving the change, in ms.
+    its Docker event (``start``, ``die``, as ``docker events`` reports them) to a client
+    subscribed to it receiving the container in that state, in ms.
+
+    The event is taken from the engine's stream, not from the change's ``cause``: under load
+    the server may commit a start with the stop event just before it (read in one go), whose
+    time is the previous operation's.
 
     Raises:
-        AssertionError: a change did not arrive within ``timeout`` seconds.
+        AssertionError: an event or a change did not arrive within ``timeout`` seconds.
     """
-    seen: list[tuple[int, str, int]] = []  # (arrival ns, state, event ns)
-    arrived = asyncio.Event()
+    seen: list[tuple[int, str]] = []  # (arrival ns, state)
+    events: list[tuple[str, int]] = []  # (action, time ns)
+    news = asyncio.Event()
+    tap = await asyncio.create_subprocess_exec(
+        "docker", "events", "--filter", f"container={cid}", "--format",
+        "{{.Action}} {{.TimeNano}}", stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+    async def read_events() -> None:
+        assert tap.stdout is not None
+        async for line in tap.stdout:
+            action, _, when = line.decode().strip().partition(" ")
+            events.append((action, int(when)))
+            news.set()
+
     async with connect(
         ws_url, subprotocols=[PROTOCOL], max_size=None, ping_interval=None, proxy=None
     ) as ws:
         await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL, "token": token}))
         await ws.recv()
         await ws.send(json.dumps({"type": "subscribe", "id": "p", "filter": {"ids": [cid]}}))
-
-        known = asyncio.Event()  # the client has the container (else a change to it may be
-        # its creation, read late, with the state it has by then)
+        known = asyncio.Event()  # the client has the container
 
         async def read() -> None:
             async for text in ws:
@@ -324,42 +340,49 @@ async def state_change_latencies(
                 for change in message["changes"]:
                     if change["id"] == cid:
                         known.set()
-                    state = _state_in(change)
-                    event_ns = (change.get("cause") or {}).get("time_nano")
-                    if change["id"] == cid and state and event_ns:
-                        seen.append((now, state, int(event_ns)))
-                        arrived.set()
+                        state = _state_in(change)
+                        if state:
+                            seen.append((now, state))
+                            news.set()
 
-        reader = asyncio.create_task(read())
+        tasks = [asyncio.create_task(read()), asyncio.create_task(read_events())]
         try:
             async with asyncio.timeout(timeout):
                 await known.wait()
+            await asyncio.sleep(0.5)  # docker events is listening
             latencies = []
             for i in range(ops):
-                verb, state = ("start", "running") if i % 2 == 0 else ("stop", "exited")
+                verb, action, state = (
+                    ("start", "start", "running") if i % 2 == 0 else ("stop", "die", "exited")
+                )
                 before = time.time_ns()
                 args = ["stop", "-t", "0", cid] if verb == "stop" else ["start", cid]
                 await asyncio.to_thread(docker, *args)
                 try:
                     async with asyncio.timeout(timeout):
                         while True:
-                            found = [(a, e) for a, s, e in seen if s == state and e >= before]
-                            if found:
+                            event = next((t for a, t in events if a == action and t >= before),
+                                         None)  # fmt: skip
+                            shown = next((t for t, s in seen if s == state and t >= before),
+                                         None)  # fmt: skip
+                            if event is not None and shown is not None:
                                 break
-                            arrived.clear()
-                            await arrived.wait()
+                            news.clear()
+                            await news.wait()
                 except TimeoutError:
                     raise AssertionError(
-                        f"no change to {state} within {timeout} s of `docker {verb}` "
-                        f"(op {i + 1}); the last seen: {seen[-3:]}"
+                        f"no {action} event or change to {state} within {timeout} s of "
+                        f"`docker {verb}` (op {i + 1}); events {events[-3:]}, changes {seen[-3:]}"
                     ) from None
-                arrival, event = found[0]
-                latencies.append((arrival - event) / 1e6)
+                latencies.append((shown - event) / 1e6)
                 await asyncio.sleep(spacing)
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+            tap.kill()
+            await tap.wait()
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
     if ops % 2:
         await asyncio.to_thread(subprocess.run, ["docker", "stop", "-t", "0", cid],
                                 capture_output=True)  # fmt: skip
