@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import burst, cost, engines, fanout, freshness, memory, scale, stats, wire
+from . import burst, cost, engines, fanout, freshness, logs, memory, scale, stats, wire
 from .glances import glances_version
 from .harness import IMAGE, ROOT, Context, CountingProxy, Engine, Options, Result, log
 
@@ -41,10 +41,13 @@ SCENARIOS: dict[str, ModuleType] = {
     "wire": wire,
     "stats": stats,
     "engines": engines,
+    "logs": logs,
 }
-RUN_ORDER = ["scale", "memory", "cost", "freshness", "fanout", "wire", "burst", "engines", "stats"]
+RUN_ORDER = [
+    "scale", "memory", "cost", "freshness", "fanout", "wire", "burst", "engines", "stats", "logs",
+]  # fmt: skip
 #: Scenarios that bring their own containers: run alone, they skip the population.
-OWN_POPULATION = {"stats"}
+OWN_POPULATION = {"stats", "logs"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         help="`stats`: seconds measured per contender and size (default 60; 10 with --quick)",
     )
     parser.add_argument(
+        "--logs-window",
+        type=float,
+        metavar="SECONDS",
+        help="`logs`: seconds each reader reads the flood (default 30; 8 with --quick)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="the JSON file (default bench/results/<date>.json)"
     )
     return parser
@@ -94,6 +103,8 @@ def _options(args: argparse.Namespace) -> Options:
         overrides["stats_sizes"] = tuple(int(n) for n in args.stats_sizes.split(","))
     if args.stats_window is not None:
         overrides["stats_window"] = args.stats_window
+    if args.logs_window is not None:
+        overrides["logs_window"] = args.logs_window
     return Options.quick_mode(**overrides) if args.quick else Options(**overrides)
 
 

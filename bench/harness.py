@@ -825,6 +825,8 @@ class Options:
     stats_settle: float = 5.0  # `stats`: seconds a contender gets to start first
     engines: int = 10  # `engines`: engines in one server
     engines_ops: int = 50  # `engines`: volumes created per freshness measurement
+    logs_window: float = 30.0  # `logs`: seconds each reader reads the flood
+    logs_ops: int = 10  # `logs`: starts and stops of the probe per latency measurement
 
     @classmethod
     def quick_mode(cls, **overrides: Any) -> Options:
@@ -845,6 +847,8 @@ class Options:
             "stats_settle": 2.0,
             "engines": 3,
             "engines_ops": 10,
+            "logs_window": 8.0,
+            "logs_ops": 4,
         }
         return cls(**{**quick, **overrides})
 

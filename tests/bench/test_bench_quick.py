@@ -28,6 +28,8 @@ HEADINGS = {
     "burst": "### 6. Burst",
     "wire": "### 7. Wire size",
     "stats": "### 8. Stats",
+    "engines": "### 9. Several engines",
+    "logs": "### 10. Logs",
 }
 
 
@@ -58,3 +60,6 @@ def test_quick_mode_prints_every_table_and_writes_every_scenario(tmp_path: Path)
     (size,) = scenarios["stats"]["sizes"].values()
     assert size["dockstate"]["messages_per_second"] > 0
     assert size["dockstate"]["containers_per_message"] >= 20
+    for run in scenarios["logs"]["runs"].values():
+        assert run["written"] > 0
+        assert run.get("adds_up", True), scenarios["logs"]["runs"]

@@ -4,6 +4,7 @@ shutdown that says goodbye (1001) to every client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import re
@@ -24,9 +25,11 @@ from ._app import create_app
 from ._config import ServerConfig
 from ._context import ServerContext
 
-__all__ = ["MAX_FRAME", "serve"]
+__all__ = ["MAX_FRAME", "NOTSENT_LOWAT", "listening_socket", "serve"]
 
 MAX_FRAME = 64 * 1024  # protocol.md §2: larger client frames are closed with 1009
+#: Bytes a connection's socket may hold unsent (TCP_NOTSENT_LOWAT): a few messages.
+NOTSENT_LOWAT = 16 * 1024
 _SPARE_FILES = 256  # file descriptors beyond the WebSocket connections: engine, HTTP, logs
 
 
@@ -120,6 +123,30 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port``, for uvicorn to listen on.
+
+    Raises:
+        DockstateError: the address cannot be bound (in use, not ours...).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Let the kernel hold at most NOTSENT_LOWAT bytes not yet sent to a client (the accepted
+    # sockets inherit it): otherwise its send buffer, grown to megabytes, takes whatever a
+    # slow client does not read, the sender never blocks, and a log subscription's bounded
+    # buffer never fills. The client then reads lines ever older (minutes behind a flood,
+    # with deflate) instead of getting `logs_skipped` now.
+    with contextlib.suppress(AttributeError, OSError):  # not Linux (or macOS): as before
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise DockstateError(f"could not listen on {host}:{port}: {err.strerror or err}") from None
+    return sock
+
+
 def serve(
     config: ServerConfig,
     *,
@@ -136,16 +163,7 @@ def serve(
     """
     _check_tls(config)
     _allow_open_files(config.max_connections + _SPARE_FILES)
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((config.host, config.port))
-    except OSError as err:
-        sock.close()
-        raise DockstateError(
-            f"could not listen on {config.host}:{config.port}: {err.strerror or err}"
-        ) from None
+    sock = listening_socket(config.host, config.port)
     try:
         stores = _open_stores(config)
     except DockstateError:
