@@ -309,6 +309,31 @@ async def test_a_reconciliation_leaves_an_object_with_an_event_in_flight_to_it()
     assert watcher.stats.repairs == 1
 
 
+async def test_a_reconciliation_leaves_an_object_whose_read_is_pending_to_it() -> None:
+    """Both rounds wait on slow inspects, so the third event's read has not even started: the
+    (newer) listing that disagrees with the state is no loss of the stream, and no repair."""
+    engine, state = ScriptedEngine(inspect_data("running", policy="always")), EngineState()
+    watcher = Watcher(state, cast(DockerClient, engine), coalesce_window=0)
+    task = asyncio.create_task(watcher.run())
+    await _until(lambda: CID in state.containers and state.containers[CID].finished_at)
+    held = []
+    for nano in (1, 2):  # a die of a container that restarts by itself waits for its inspect
+        engine.push("die", nano, exitCode="1")
+        held.append(await _next(engine.pending))
+    engine.push("die", 3, exitCode="1")
+    await _until(lambda: watcher.stats.events_received == 3)
+    engine.first = inspect_data("exited", policy="always")  # what the listing says now
+    assert await watcher.reconcile() == 0
+    assert watcher.stats.reconcile_skipped == 1
+    assert state.containers[CID].state == "running"  # left to the pending read
+    engine.auto = inspect_data("exited", policy="always")
+    for answer in held:
+        answer.set_result(engine.auto)
+    await _until(lambda: state.containers[CID].state == "exited")
+    assert watcher.stats.repairs == 0
+    task.cancel()
+
+
 async def test_a_cancel_as_an_event_arrives_stops_the_watcher() -> None:
     """Cancelling the watcher in the very step an event reaches its queue ends it. Python
     3.11's ``asyncio.wait_for`` returned the event and swallowed such a cancel, and the watcher
