@@ -577,8 +577,10 @@ async def stop_dockstate(server: ServerProcess) -> None:
 
 
 @contextlib.asynccontextmanager
-async def dockstate_server(docker_host: str | None = None) -> AsyncIterator[ServerProcess]:
-    server = await start_dockstate(docker_host)
+async def dockstate_server(
+    docker_host: str | None = None, *extra: str
+) -> AsyncIterator[ServerProcess]:
+    server = await start_dockstate(docker_host, *extra)
     try:
         yield server
     finally:

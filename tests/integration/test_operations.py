@@ -57,6 +57,10 @@ async def test_container_create_shows_created_container(live: Live) -> None:
         "60",
     )
     await live.wait_for(lambda s: cid in s.containers, what="the created container")
+    c = live.state.containers[cid]  # as its create event tells it, at once
+    assert (c.name, c.state, c.image, c.labels["tier"]) == (name, "created", TEST_IMAGE, "web")
+    # Its inspect completes it (the command, the exact creation time).
+    await live.wait_for(lambda s: s.containers[cid].command != "", what="its inspect")
     c = live.state.containers[cid]
     truth = (await inspect(cid))[0]
     assert (c.name, c.state, c.image, c.image_id) == (name, "created", TEST_IMAGE, truth["Image"])

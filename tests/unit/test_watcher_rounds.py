@@ -12,6 +12,8 @@ from dockstate.engine import Dialect, DockerClient, Watcher, format_since
 from dockstate.state import ChangeBatch, Container, EngineInfo, EngineState
 
 CID = "c" * 64
+#: Events' times: after the inspects' FinishedAt (00:01:00), before the newer ones' (00:02:00).
+T = 1_767_225_690 * 10**9  # 2026-01-01T00:01:30Z
 
 
 def inspect_data(
@@ -91,10 +93,10 @@ class ScriptedEngine:
 
         yield stream()
 
-    def push(self, action: str, nano: int, **attributes: str) -> None:
+    def push(self, action: str, nano: int, actor: str = CID, **attributes: str) -> None:
         self.events_queue.put_nowait(
-            {"Type": "container", "Action": action, "timeNano": nano,
-             "Actor": {"ID": CID, "Attributes": attributes}}
+            {"Type": "container", "Action": action, "timeNano": T + nano,
+             "Actor": {"ID": actor, "Attributes": attributes}}
         )  # fmt: skip
 
 
@@ -142,6 +144,58 @@ async def test_a_die_shows_exited_before_its_inspect_answers() -> None:
     assert (shown.state, shown.exit_code, shown.status) == ("exited", 137, "Exited (137)")
     inspect.set_result(inspect_data("exited", exit_code=137, finished="2026-01-01T00:02:00Z"))
     await _until(lambda: state.containers[CID].finished_at == "2026-01-01T00:02:00Z")
+    task.cancel()
+
+
+async def test_what_events_tell_shows_before_their_inspects_answer() -> None:
+    """A create, pause, unpause, rename and destroy each show at once; each inspect, when it
+    answers, confirms and completes (here: a create the engine no longer knows is removed)."""
+    engine, state = ScriptedEngine(inspect_data("running")), EngineState()
+    task = await _running(engine, state)
+    new = "d" * 64
+    engine.push("create", 1, new, name="api", image="app:1", **{"com.docker.compose.project": "p"})
+    created = await _next(engine.pending)
+    shown = state.containers[new]
+    assert (shown.name, shown.image, shown.state, shown.status) == ("api", "app:1", "created",
+                                                                     "Created")  # fmt: skip
+    assert (shown.labels, shown.compose_project) == ({"com.docker.compose.project": "p"}, "p")
+    created.set_result(None)  # the engine says it is gone: the inspect wins
+    await _until(lambda: new not in state.containers)
+
+    for action, attributes, expected in [
+        ("pause", {}, ("paused", "web")),
+        ("unpause", {}, ("running", "web")),
+        ("rename", {"name": "db", "oldName": "/web"}, ("running", "db")),
+    ]:
+        engine.push(action, 2, **attributes)
+        inspect = await _next(engine.pending)
+        shown = state.containers[CID]  # before the inspect answers
+        assert (shown.state, shown.name) == expected
+        data = inspect_data(expected[0])
+        data["Name"] = "/" + expected[1]
+        inspect.set_result(data)
+        await asyncio.sleep(0.01)
+    engine.push("destroy", 3)
+    await _until(lambda: CID not in state.containers)
+    await asyncio.sleep(0.05)
+    assert engine.pending.empty()  # a destroy is final: nothing is inspected for it
+    task.cancel()
+
+
+async def test_an_event_older_than_what_an_inspect_showed_changes_nothing() -> None:
+    """The inspect showed the container exited at 00:02:00; a start event of 00:01:30 that
+    arrives after it (its round's inspect answered late) must not show it running."""
+    engine = ScriptedEngine(inspect_data("exited", finished="2026-01-01T00:02:00Z"))
+    state = EngineState()
+    task = await _running(engine, state)
+    engine.push("start", 1)
+    inspect = await _next(engine.pending)
+    assert state.containers[CID].state == "exited"
+    engine.push("rename", 2, name="db", oldName="/other")  # from a name it no longer has
+    engine.push("pause", 3)  # of a container that is not running
+    await asyncio.sleep(0.05)
+    assert (state.containers[CID].state, state.containers[CID].name) == ("exited", "web")
+    inspect.set_result(inspect_data("exited", finished="2026-01-01T00:02:00Z"))
     task.cancel()
 
 
@@ -206,7 +260,10 @@ async def test_a_full_backlog_is_dropped_and_the_watcher_resumes_and_relists() -
         engine.push("start", 1)
         held = [await _next(engine.pending)]
         engine.push("start", 2)
-        held.append(await _next(engine.pending))  # two rounds in flight: the next event waits
+        held.append(await _next(engine.pending))  # two rounds in flight
+        # Events no longer wait for a round; a watcher that cannot keep up (here: it waits a
+        # second to coalesce) falls behind the stream.
+        watcher.coalesce_window = 1.0
         for nano in range(3, 21):
             engine.push("start", nano)
         await _until(lambda: watcher.stats.backlog_overflows == 1)
@@ -215,9 +272,9 @@ async def test_a_full_backlog_is_dropped_and_the_watcher_resumes_and_relists() -
         for answer in held:
             answer.set_result(inspect_data("running"))
         await _until(lambda: len(engine.since) == 2 and statuses[-1][0] == "connected")
-        # Events 1 to 3 were handled (3 waited for a round to end); 4 to 8 waited when the 9th
+        # Events 1 to 3 were handled (3 waited to coalesce); 4 to 8 waited when the 9th
         # came: all six dropped, and read again from the engine (a real one replays 3 on).
-        assert engine.since[-1] == format_since(3)
+        assert engine.since[-1] == format_since(T + 3)
         assert engine.listings == listings + 1  # relisted
         disconnected = [error for status, error in statuses if status == "disconnected"]
         assert len(disconnected) == 1
@@ -250,6 +307,31 @@ async def test_a_reconciliation_leaves_an_object_with_an_event_in_flight_to_it()
     assert await watcher.reconcile() == 1
     assert state.containers[CID].state == "exited"
     assert watcher.stats.repairs == 1
+
+
+async def test_a_reconciliation_leaves_an_object_whose_read_is_pending_to_it() -> None:
+    """Both rounds wait on slow inspects, so the third event's read has not even started: the
+    (newer) listing that disagrees with the state is no loss of the stream, and no repair."""
+    engine, state = ScriptedEngine(inspect_data("running", policy="always")), EngineState()
+    watcher = Watcher(state, cast(DockerClient, engine), coalesce_window=0)
+    task = asyncio.create_task(watcher.run())
+    await _until(lambda: CID in state.containers and state.containers[CID].finished_at)
+    held = []
+    for nano in (1, 2):  # a die of a container that restarts by itself waits for its inspect
+        engine.push("die", nano, exitCode="1")
+        held.append(await _next(engine.pending))
+    engine.push("die", 3, exitCode="1")
+    await _until(lambda: watcher.stats.events_received == 3)
+    engine.first = inspect_data("exited", policy="always")  # what the listing says now
+    assert await watcher.reconcile() == 0
+    assert watcher.stats.reconcile_skipped == 1
+    assert state.containers[CID].state == "running"  # left to the pending read
+    engine.auto = inspect_data("exited", policy="always")
+    for answer in held:
+        answer.set_result(engine.auto)
+    await _until(lambda: state.containers[CID].state == "exited")
+    assert watcher.stats.repairs == 0
+    task.cancel()
 
 
 async def test_a_cancel_as_an_event_arrives_stops_the_watcher() -> None:

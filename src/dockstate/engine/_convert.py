@@ -7,6 +7,7 @@ environment (``Config.Env``) is never read.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, get_args
 
@@ -28,12 +29,15 @@ from ..state import (
 
 __all__ = [
     "STATE_WORDS",
+    "container_after_event",
+    "container_from_create",
     "container_from_inspect",
     "container_from_list",
     "container_summary",
     "engine_info_from",
     "image_from_list",
     "list_item_summary",
+    "nanos",
     "network_from_api",
     "restarts_by_itself",
     "volume_from_api",
@@ -74,6 +78,24 @@ def _time(value: str | None) -> str | None:
 
 def _epoch_to_iso(seconds: int | float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def nanos(value: str | None) -> int:
+    """An RFC 3339 time of the engine's (``StartedAt``...) in Unix nanoseconds (to the
+    microsecond); 0 for none."""
+    value = _time(value)
+    if value is None:
+        return 0
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return 0
+    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+
+
+def _nano_to_iso(time_nano: int) -> str:
+    seconds, fraction = divmod(time_nano, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
 
 
 def _status(state: str, health: str | None, exit_code: int | None) -> str:
@@ -251,20 +273,75 @@ def restarts_by_itself(data: dict[str, Any]) -> bool:
     return policy not in (None, "", "no")
 
 
-def with_exit(held: Container, exit_code: int) -> Container:
-    """``held`` as the ``die`` event of a container without a restart policy leaves it.
+def with_exit(held: Container, exit_code: int, time_nano: int | None = None) -> Container:
+    """``held`` as the ``die`` event (at ``time_nano``, if given: its ``finished_at`` then) of
+    a container without a restart policy leaves it.
 
     The event carries the exit code at once, while an inspect waits for the engine to finish
     with the container (a stop holds it for tens of milliseconds after ``die``); the inspect
-    that follows brings the rest (``finished_at``...).
+    that follows brings the rest (the exact ``finished_at``...).
     """
-    return held.model_copy(
-        update={
-            "state": "exited",
-            "exit_code": exit_code,
-            "status": _status("exited", held.health, exit_code),
-        }
+    update: dict[str, Any] = {
+        "state": "exited",
+        "exit_code": exit_code,
+        "status": _status("exited", held.health, exit_code),
+    }
+    if time_nano is not None:
+        update["finished_at"] = _nano_to_iso(time_nano)
+    return held.model_copy(update=update)
+
+
+def container_from_create(
+    cid: str, attributes: Mapping[str, str], time_nano: int, image_id: str
+) -> Container:
+    """A container as its ``create`` event tells it: its name, image and labels (Docker sends
+    the labels as the event's attributes, beside ``name`` and ``image``), created now. The
+    rest (command, ports, networks, mounts) waits for its inspect."""
+    labels = {k: v for k, v in attributes.items() if k not in ("name", "image")}
+    return Container(
+        id=cid,
+        name=attributes["name"],
+        image=attributes["image"],
+        image_id=image_id,
+        command="",
+        created=_nano_to_iso(time_nano),
+        state="created",
+        status=_status("created", None, None),
+        labels=labels,
+        compose_project=labels.get(COMPOSE_PROJECT_LABEL),
+        compose_service=labels.get(COMPOSE_SERVICE_LABEL),
     )
+
+
+def container_after_event(
+    held: Container, action: str, attributes: Mapping[str, str], time_nano: int
+) -> Container | None:
+    """``held`` as a ``start``, ``pause``, ``unpause`` or ``rename`` event (at ``time_nano``)
+    leaves it, or ``None`` when the event says nothing new of it: a ``pause`` of a container
+    not running, an ``unpause`` of one not paused, a ``rename`` from another name than its
+    own (each a sign that ``held`` is newer than the event). The inspect that follows the
+    event confirms it and brings the rest (the exact ``started_at``...)."""
+    update: dict[str, Any]
+    if action == "start":
+        health = "starting" if held.health is not None else None
+        update = {
+            "state": "running",
+            "health": health,
+            "exit_code": None,
+            "started_at": _nano_to_iso(time_nano),
+        }
+    elif action == "pause" and held.state == "running":
+        update = {"state": "paused"}
+    elif action == "unpause" and held.state == "paused":
+        update = {"state": "running"}
+    elif action == "rename" and attributes.get("oldName", "").lstrip("/") == held.name:
+        update = {"name": attributes.get("name", "").lstrip("/") or held.name}
+    else:
+        return None
+    state = update.get("state", held.state)
+    health = update.get("health", held.health)
+    update["status"] = _status(state, health, update.get("exit_code", held.exit_code))
+    return held.model_copy(update=update)
 
 
 def container_summary(container: Container) -> ContainerSummary:

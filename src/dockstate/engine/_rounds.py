@@ -9,8 +9,10 @@ and later events must not queue behind it. :class:`Rounds` is their scheduler:
   (a round the caller runs inline) hand out increasing numbers;
 - **commit if newest**: :meth:`commit` commits a round's operation on an object only if no
   later round has committed that object already;
-- **bounded**: at most ``max_event_rounds`` event rounds in flight; :meth:`wait_for_slot`
-  waits for one to end (a load's detail round does not count: it must not hold events back);
+- **bounded**: at most ``max_event_rounds`` event rounds in flight; :attr:`has_slot` tells
+  whether another may start, ``on_free`` is called whenever one ends, and
+  :meth:`wait_for_slot` waits for one to end (a load's detail round does not count: it must
+  not hold events back);
 - :meth:`settle` waits for every round in flight, :meth:`cancel` cancels them and waits;
 - **failures end the session**: a round's exception is handed to ``on_error`` (the watcher
   puts it on the session's queue, which ends the session like a broken event stream).
@@ -42,6 +44,7 @@ class Rounds:
         commit: commits operations (the watcher's own commit, into the state).
         on_error: called with the exception of a round that failed (not when cancelled).
         max_event_rounds: event rounds in flight at once, at most.
+        on_free: called (synchronously) whenever an event round ends, so a slot is free.
     """
 
     def __init__(
@@ -50,8 +53,10 @@ class Rounds:
         on_error: Callable[[BaseException], None],
         *,
         max_event_rounds: int = MAX_ROUNDS,
+        on_free: Callable[[], None] | None = None,
     ) -> None:
         self._commit = commit
+        self._on_free = on_free
         self._on_error = on_error
         self._max_event_rounds = max_event_rounds
         self._tasks: dict[asyncio.Task[None], bool] = {}  # round -> counts as an event round
@@ -66,6 +71,11 @@ class Rounds:
     def in_flight(self) -> int:
         """Rounds running as tasks now (event rounds and detail rounds)."""
         return len(self._tasks)
+
+    @property
+    def has_slot(self) -> bool:
+        """Whether another event round may start now."""
+        return self._event_rounds < self._max_event_rounds
 
     @property
     def event_rounds(self) -> int:
@@ -108,13 +118,18 @@ class Rounds:
         await work(number)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        if self._tasks.pop(task):
+        freed = self._tasks.pop(task)
+        if freed:
             self._event_rounds -= 1
         self._ended.set()
         if not self._tasks:
             self._committed_by.clear()
-        if not task.cancelled() and (error := task.exception()) is not None:
+        if task.cancelled():
+            return
+        if (error := task.exception()) is not None:
             self._on_error(error)
+        elif freed and self._on_free is not None:
+            self._on_free()
 
     def commit(self, ops: Iterable[Operation], number: int) -> ChangeBatch | None:
         """Commit round ``number``'s operations on the objects no later round has committed.

@@ -57,12 +57,15 @@ from ..state import (
 )
 from ._client import DockerClient
 from ._convert import (
+    container_after_event,
+    container_from_create,
     container_from_inspect,
     container_from_list,
     container_summary,
     engine_info_from,
     image_from_list,
     list_item_summary,
+    nanos,
     network_from_api,
     restarts_by_itself,
     volume_from_api,
@@ -94,6 +97,8 @@ _A = TypeVar("_A")
 _END = object()  # the event stream ended
 #: Events waiting to be handled, at most (see :class:`EventBacklogFull`).
 MAX_BACKLOG = 10_000
+#: Removed containers remembered (to know a replayed ``create`` of one of them).
+_REMOVED_KEPT = 4096
 #: Inspects at once for the details a load fills in, apart from those of the events (which
 #: must never queue behind a thousand of them).
 DETAIL_CONCURRENCY = 2
@@ -176,7 +181,14 @@ class Watcher:
         self._on_events = on_events
         # The session's queue of raw events, and of what ends the session (set per session).
         self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._rounds = Rounds(self._commit, self._end_session)
+        self._rounds = Rounds(self._commit, self._end_session, on_free=self._dispatch)
+        # What the events handled ask to re-read, waiting for a round (see _dispatch), and
+        # the arrival numbers of the last event noted in it and of the last one dispatched.
+        self._dirty: dict[Target, Cause] = {}
+        self._noted_through = 0
+        self._dispatched = 0
+        # Containers removed lately: a replayed ``create`` of one of these tells nothing.
+        self._removed: dict[str, None] = {}
         # Containers whose last inspect showed no restart policy: a ``die`` of one of these
         # alone is shown at once. The listing does not tell the policy, so a container only
         # listed so far is not in here (its ``die`` waits for its inspect).
@@ -244,6 +256,8 @@ class Watcher:
             self.connected.set()
             log.info("connected to the Docker engine at %s", self.docker.host)
             self._handled = self._arrivals  # a new queue: what older ones held is gone
+            self._dirty.clear()  # the load's listing is newer than what older events named
+            self._noted_through = self._dispatched = self._handled
             reader = asyncio.create_task(self._pump(events, queue))
             try:
                 await self._process(queue)
@@ -371,7 +385,7 @@ class Watcher:
             How many objects were repaired.
         """
         if since is None:
-            since = self._handled
+            since = self._read_through
         cause = Cause("reconcile", "periodic")
         relists = await asyncio.gather(
             *(self._relist(kind, cause, in_flight_since=since) for kind in OBJECT_KINDS)
@@ -492,7 +506,7 @@ class Watcher:
             except TimeoutError:
                 # Every event after the last one handled is in flight: those that arrive from
                 # now on, and any that arrived as the wait timed out, still in the queue.
-                since = self._handled
+                since = self._read_through
                 if self._reconciling is None or self._reconciling.done():
                     # Beside the events, never in their way: what it finds of an object an
                     # event named since is left to that event (see reconcile).
@@ -501,12 +515,9 @@ class Watcher:
                 continue
             if self.coalesce_window > 0:
                 await asyncio.sleep(self.coalesce_window)
-            await self._rounds.wait_for_slot()  # events queue meanwhile and join this round
             items = [first]
             while not queue.empty():
                 items.append(queue.get_nowait())
-            dirty: dict[Target, Cause] = {}
-            died: dict[str, DockerEvent] = {}
             fresh: list[DockerEvent] = []
             end: object = None
             for item in items:
@@ -516,22 +527,106 @@ class Watcher:
                 assert isinstance(item, dict)
                 self._handled += 1
                 event = DockerEvent.from_json(item)
-                if self._note(event, dirty):
+                if self._note(event, self._dirty):
                     fresh.append(event)
-                    if event.type == "container" and event.action == "die":
-                        died[event.actor_id] = event
+            self._noted_through = self._handled
             if fresh and self._on_events is not None:
                 self._on_events(fresh)
-            if dirty:
-                self._rounds.start(
-                    functools.partial(self._refresh, dirty, limit=self._limit),
-                    first=self._exits(died),
-                )
+            # What the events themselves say is committed now, never behind a read; their
+            # reads start as soon as a round is free (the events that come meanwhile join
+            # them).
+            self._commit_told(fresh)
+            self._dispatch()
             if isinstance(end, BaseException):
                 raise end
             if end is _END:
+                while self._dirty:
+                    await self._rounds.wait_for_slot()
+                    self._dispatch()
                 await self._rounds.settle()
                 return
+
+    def _dispatch(self) -> None:
+        """Start a round re-reading every dirty target, if a round is free (else the end of
+        one calls this again)."""
+        if not self._dirty or not self._rounds.has_slot:
+            return
+        dirty, self._dirty = self._dirty, {}
+        self._rounds.start(functools.partial(self._refresh, dirty, limit=self._limit))
+        self._dispatched = self._noted_through
+
+    @property
+    def _read_through(self) -> int:
+        """The arrival number up to which every event's read has started (the events after it
+        have a read pending, or are still in the queue)."""
+        return self._dispatched if self._dirty else self._handled
+
+    def _commit_told(self, events: list[DockerEvent]) -> None:
+        """Commit at once what ``events`` (in order) tell of containers by themselves: a
+        ``create`` (name, image, labels), a ``start``, ``die``, ``pause``, ``unpause`` or
+        ``rename``, a ``destroy``; as a round of its own, newer than every round in flight.
+        An event older than what the state already shows of a container (an inspect that
+        ran after it) changes nothing. The reads the events asked for confirm and complete
+        it; a destroyed container is not read again (a destroy is final)."""
+        told: dict[str, Container | None] = {}
+        causes: dict[str, Cause] = {}
+        for event in events:
+            if event.type != "container" or not event.actor_id:
+                continue
+            cid = event.actor_id
+            held = told[cid] if cid in told else self.state.containers.get(cid)
+            new = self._told(event, held)
+            if new is not held:
+                told[cid], causes[cid] = new, event.cause
+        if not told:
+            return
+        ops: list[Operation] = []
+        for cid, obj in told.items():
+            if obj is None:
+                ops.append(Remove("container", cid, causes[cid]))
+                self._dirty.pop(Read("container", cid), None)
+                self._removed[cid] = None
+                if len(self._removed) > _REMOVED_KEPT:
+                    del self._removed[next(iter(self._removed))]
+            else:
+                ops.append(Upsert(obj, causes[cid]))
+        self._rounds.commit(ops, self._rounds.begin())
+
+    def _told(self, event: DockerEvent, held: Container | None) -> Container | None:
+        """``held`` as ``event`` alone leaves it (``None``: removed); ``held`` itself when the
+        event tells nothing for sure (see :meth:`_commit_told`)."""
+        action, attrs, cid = event.action, event.attributes, event.actor_id
+        if action == "destroy":
+            return None
+        if held is None:
+            if action == "create" and "name" in attrs and "image" in attrs:
+                if cid in self._removed or self.docker.dialect.podman:
+                    return held  # a replayed create of a container gone since; Podman's words
+                image_id = self._image_id(attrs["image"])
+                return container_from_create(cid, attrs, event.time_nano, image_id)
+            return held
+        # An inspect that ran after the event shows a start or an exit after it: it is newer.
+        if max(nanos(held.started_at), nanos(held.finished_at)) > event.time_nano:
+            return held
+        if action == "die":
+            if cid not in self._wont_restart:
+                return held  # the engine may have it restarting: its inspect tells
+            return with_exit(held, int(attrs.get("exitCode") or 0), event.time_nano)
+        if self.docker.dialect.podman:
+            return held
+        return container_after_event(held, action, attrs, event.time_nano) or held
+
+    def _image_id(self, reference: str) -> str:
+        """The id of the image ``reference`` (as a ``create`` event names it) names, or ""."""
+        images = self.state.images
+        if reference in images:
+            return reference
+        last = reference.rsplit("/", 1)[-1]
+        tag = reference if ":" in last or "@" in last else f"{reference}:latest"
+        for image in images.values():
+            if tag in image.tags or reference in image.digests:
+                return image.id
+        return ""
 
     def _note(self, event: DockerEvent, dirty: dict[Target, Cause]) -> bool:
         """Mark what ``event`` asks to re-read; ``False`` when it is a repeat."""
@@ -547,16 +642,6 @@ class Watcher:
         for target in targets:
             dirty[target] = event.cause
         return True
-
-    def _exits(self, died: dict[str, DockerEvent]) -> list[Operation]:
-        """What the ``die`` events say at once of containers known not to restart by
-        themselves (an inspect showed no restart policy); the others wait for their inspect."""
-        held = self.state.containers
-        return [
-            Upsert(with_exit(held[cid], int(event.attributes.get("exitCode") or 0)), event.cause)
-            for cid, event in died.items()
-            if cid in held and cid in self._wont_restart
-        ]
 
     async def _refresh(
         self, dirty: dict[Target, Cause], round_: int, limit: asyncio.Semaphore
