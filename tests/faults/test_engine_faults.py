@@ -180,7 +180,7 @@ async def test_duplicated_events_change_nothing_twice(proxy: DockerProxy, prefix
 
         for follow in follows:
             assert not follow.follower.noops, follow.follower.noops
-        # No container changed more often than the engine told of a change to it.
+        # No container changed more often than the engine's events about it explain.
         ours = {
             e["Actor"]["ID"]
             for e in proxy.stats.events
@@ -201,7 +201,10 @@ async def test_duplicated_events_change_nothing_twice(proxy: DockerProxy, prefix
                 for c in follows[0].follower.applied_changes
                 if c["kind"] == "container" and c["id"] == cid
             ]
-            assert 0 < len(changed) <= len(told), (cid, changed, told)
+            # At most two changes per event told: what the event says at once (the fast
+            # path) and what its inspect completes later (docs/architecture.md, Atomic);
+            # the three copies and the late one add none.
+            assert 0 < len(changed) <= 2 * len(told), (cid, changed, told)
         await assert_converged(client, follows)
     report(
         "duplicated",
