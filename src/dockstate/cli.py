@@ -30,6 +30,7 @@ from .errors import DockstateError
 from .state import MAP_OF_KIND, ChangeBatch, EngineState, Plural
 
 if TYPE_CHECKING:
+    from .client import Client
     from .server import EngineSpec, ServerConfig
 
 __all__ = ["describe_batch", "describe_message", "is_loopback", "main", "server_config"]
@@ -501,8 +502,10 @@ def _serve(args: argparse.Namespace) -> None:
     serve(config, verbose=args.verbose, on_listening=announce)
 
 
-async def _server_snapshot(args: argparse.Namespace, out: TextIO) -> None:
-    """``dockstate snapshot --url``: a dockstate server's state of one of its engines."""
+def _server_client(args: argparse.Namespace) -> Client:
+    """The Python client of the dockstate server at ``--url`` (``watch``, ``snapshot``,
+    ``top`` and ``logs`` through a server), on ``--engine``; a usage error (exit status 2) for
+    what the command line gets wrong."""
     from .client import Client
 
     if args.docker_host is not None:
@@ -511,9 +514,14 @@ async def _server_snapshot(args: argparse.Namespace, out: TextIO) -> None:
     if not token:
         raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
     try:
-        client = Client(args.url, token, engine=args.engine)
+        return Client(args.url, token, engine=args.engine)
     except ValueError as err:
         raise _UsageError(str(err)) from None
+
+
+async def _server_snapshot(args: argparse.Namespace, out: TextIO) -> None:
+    """``dockstate snapshot --url``: a dockstate server's state of one of its engines."""
+    client = _server_client(args)
     async with client:
         state = await client.state()
     json.dump(state["state"], out, indent=2, sort_keys=True)
@@ -544,17 +552,7 @@ async def _watch(docker_host: str | None, as_json: bool, interval: float, out: T
 
 async def _follow(args: argparse.Namespace, out: TextIO) -> None:
     """``dockstate watch --url``: print what a dockstate server's change stream says."""
-    from .client import Client
-
-    if args.docker_host is not None:
-        raise _UsageError("--docker-host and --url exclude each other")
-    token = _token(args)
-    if not token:
-        raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
-    try:
-        client = Client(args.url, token, engine=args.engine)
-    except ValueError as err:
-        raise _UsageError(str(err)) from None
+    client = _server_client(args)
     async with client, client.watch() as watch:
         previous: dict[str, Any] | None = None
         async for state in watch:
@@ -626,17 +624,7 @@ async def _top_local(args: argparse.Namespace, view: Any) -> None:
 async def _top_remote(args: argparse.Namespace, view: Any) -> None:
     """Through a server: its ``stats`` stream, named from its state (read again when a
     container it does not know appears, at most every 5 s)."""
-    from .client import Client
-
-    if args.docker_host is not None:
-        raise _UsageError("--docker-host and --url exclude each other")
-    token = _token(args)
-    if not token:
-        raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
-    try:
-        client = Client(args.url, token, engine=args.engine)
-    except ValueError as err:
-        raise _UsageError(str(err)) from None
+    client = _server_client(args)
     loop = asyncio.get_running_loop()
     async with client:
         names: dict[str, str] = {}
@@ -683,8 +671,6 @@ async def _logs(args: argparse.Namespace) -> None:
         else:
             raise _UsageError(f"--tail takes a number or 'all', not {args.tail!r}")
     if args.url is not None:
-        if args.docker_host is not None:
-            raise _UsageError("--docker-host and --url exclude each other")
         await _logs_through_server(args, tail)
         return
     options = LogOptions(follow=args.follow, tail=tail, timestamps=True)
@@ -765,15 +751,7 @@ async def _logs_of_project(docker: DockerClient, args: argparse.Namespace, optio
 
 
 async def _logs_through_server(args: argparse.Namespace, tail: int | None) -> None:
-    from .client import Client
-
-    token = _token(args)
-    if not token:
-        raise _UsageError("--url needs the server's token: --token or $DOCKSTATE_TOKEN")
-    try:
-        client = Client(args.url, token, engine=args.engine)
-    except ValueError as err:
-        raise _UsageError(str(err)) from None
+    client = _server_client(args)
     names: dict[str, str] = {}
     async with client:
         if args.project is not None:
