@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import resource
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -330,10 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "snapshot":
             asyncio.run(_snapshot(args.docker_host, sys.stdout, detail=args.detail))
         elif args.command == "serve":
-            _raise_open_files_limit()
             _serve(args)
         elif args.command == "top":
-            _raise_open_files_limit()
             asyncio.run(_top(args))
         elif args.url is not None:
             asyncio.run(_follow(args, sys.stdout))
@@ -352,18 +349,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     return 0
-
-
-def _raise_open_files_limit() -> None:
-    """Raise the soft open-files limit to the hard one (at most 65 536), as Go programs such
-    as dockerd do at start: the stats sampler keeps the cgroup files of the containers it reads
-    open (7 each: 1000 containers need 7000; the usual soft limit is 1024). Where the limit
-    stays low, the sampler keeps fewer open and opens the rest for each read."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 class _UsageError(DockstateError):
@@ -580,7 +565,9 @@ async def _top(args: argparse.Namespace) -> None:
 async def _top_local(args: argparse.Namespace, view: Any) -> None:
     """From the engine: the state (loaded, then followed by the watcher) names the containers
     and says which run; one :class:`~dockstate.stats.Sampler` subscription samples them."""
-    from .stats import Sampler, make_source, targets_of_state
+    from .stats import STATS_OPEN_FILES, Sampler, allow_open_files, make_source, targets_of_state
+
+    allow_open_files(STATS_OPEN_FILES)  # the sampler keeps the files it reads open
 
     state = EngineState(host=resolve_docker_host(args.docker_host))
     async with DockerClient(args.docker_host) as docker:

@@ -8,7 +8,6 @@ import contextlib
 import copy
 import logging
 import re
-import resource
 import socket
 import ssl
 from collections.abc import Callable
@@ -20,10 +19,12 @@ from fastapi import FastAPI
 
 from ..errors import DockstateError
 from ..protocol import CloseCode
+from ..stats import STATS_OPEN_FILES, allow_open_files
 from ..store import Retention, Store
 from ._app import create_app
 from ._config import ServerConfig
 from ._context import ServerContext
+from ._ws import SOCKET_KEY
 
 __all__ = ["MAX_FRAME", "NOTSENT_LOWAT", "listening_socket", "serve"]
 
@@ -93,15 +94,22 @@ def _check_tls(config: ServerConfig) -> None:
         raise DockstateError(f"cannot serve TLS with {files}: {err}") from None
 
 
-def _allow_open_files(wanted: int) -> None:
-    """Raise this process's soft limit of open files to ``wanted`` (at most the hard limit):
-    past it, accepting connections fails with EMFILE for everyone, not only the extra ones."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= wanted:
-        return
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+class _WithSocket:
+    """ASGI middleware: a WebSocket connection's scope gets its socket at ``SOCKET_KEY``
+    (uvicorn's ``send`` is a method of the connection's protocol, which holds the transport),
+    so that a connection being closed can lift ``NOTSENT_LOWAT`` and its close frame gets
+    out behind what the client has not read yet (server/_ws.py)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is not None:
+                scope = {**scope, SOCKET_KEY: sock}
+        await self.app(scope, receive, send)
 
 
 class _Server(uvicorn.Server):
@@ -162,7 +170,9 @@ def serve(
             (``StoreError``).
     """
     _check_tls(config)
-    _allow_open_files(config.max_connections + _SPARE_FILES)
+    # Past the limit, accepting connections fails with EMFILE for everyone, not only the
+    # extra ones; and the stats sampler keeps the cgroup files it reads open.
+    allow_open_files(config.max_connections + _SPARE_FILES + STATS_OPEN_FILES)
     sock = listening_socket(config.host, config.port)
     try:
         stores = _open_stores(config)
@@ -175,7 +185,7 @@ def serve(
     server = _Server(
         app,
         uvicorn.Config(
-            app,
+            _WithSocket(app),
             ws="websockets-sansio",
             ws_max_size=MAX_FRAME,
             ws_per_message_deflate=True,

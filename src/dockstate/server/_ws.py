@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import secrets
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -49,9 +50,11 @@ from ._operations import Operation
 from ._resume import changes_since
 from ._stats import StatsSubscription
 
-__all__ = ["websocket_endpoint"]
+__all__ = ["SOCKET_KEY", "websocket_endpoint"]
 
 log = logging.getLogger("dockstate.server")
+#: Where a WebSocket connection's scope holds its socket (server/_run.py's ``_WithSocket``).
+SOCKET_KEY = "dockstate.socket"
 
 FULL_INTERVAL = 0.1  # mode `full`: at most one state per subscription per 100 ms
 _MAX_STRIKES = 200  # rate-limited messages tolerated before closing 4429
@@ -191,6 +194,13 @@ class Connection:
 
     async def _close(self, code: int, reason: str) -> None:
         if self.ws.client_state == WebSocketState.CONNECTED:
+            # The kernel may hold at most NOTSENT_LOWAT unsent bytes (server/_run.py), so the
+            # close frame of a client that reads slowly (4499) would wait behind what it has
+            # not read, and be dropped: let the kernel's whole send buffer take them.
+            sock = self.ws.scope.get(SOCKET_KEY)
+            if sock is not None:
+                with contextlib.suppress(AttributeError, OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, 1 << 30)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):
                     await self.ws.close(code, reason[:120])

@@ -16,6 +16,7 @@ The door: the public names, nothing else. The code lives in private modules::
 
 from ._api import counters_from_api
 from ._cgroup import CgroupLocation, CgroupReader
+from ._procfs import STATS_OPEN_FILES, allow_open_files
 from ._ring import SampleRing
 from ._sample import ContainerStats, Counters, cpu_percent, sample_of
 from ._sampler import (
@@ -38,6 +39,7 @@ from ._sources import (
 
 __all__ = [
     "MIN_INTERVAL",
+    "STATS_OPEN_FILES",
     "ApiSource",
     "AutoSource",
     "CgroupLocation",
@@ -53,6 +55,7 @@ __all__ = [
     "StatsSource",
     "Subscription",
     "Target",
+    "allow_open_files",
     "counters_from_api",
     "cpu_percent",
     "make_source",
