@@ -80,8 +80,13 @@ async def test_container_start_and_stop() -> None:
         )
         await docker("start", name)
         await live.wait_for(_state_is(name, "running"), what="running")
+        # Running at once, from the start event (its time as started_at, within ms of the
+        # engine's); the inspect that follows gives the engine's own StartedAt.
         truth = (await inspect(cid))[0]
-        assert live.state.containers[cid].started_at == truth["State"]["StartedAt"]
+        await live.wait_for(
+            lambda s: s.containers[cid].started_at == truth["State"]["StartedAt"],
+            what="the engine's StartedAt",
+        )
         await docker("stop", "-t", "0", name)
         await live.wait_for(_state_is(name, "exited"), what="exited")
         # Shown at once: by the die event (its fast path) at the latest, or by an event

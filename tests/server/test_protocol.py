@@ -251,13 +251,16 @@ async def test_resume_table(short_history: ServerProcess) -> None:
     server = short_history
     for i in range(4):  # push the oldest version up
         await adocker("volume", "create", "--label", LABEL, f"dst-resume-{i}")
-    # The four creations reach the server's history at the engine's pace (slow under load).
+    # The four creations reach the server at the engine's pace (slow under load): wait for
+    # all four in its state, so that the window stands still from here on.
+    names = {f"dst-resume-{i}" for i in range(4)}
     for _ in range(100):
-        epoch, oldest, current = await _window(server)
-        if oldest > 0:
+        volumes = server.get("/api/v1/state").json()["state"]["volumes"]
+        if names <= set(volumes):
             break
         await asyncio.sleep(0.1)
-    assert oldest > 0, "four changes into a history of three, the oldest version is still 0"
+    epoch, oldest, current = await _window(server)
+    assert oldest > 0, "after four creations, the oldest version of a history of five is still 0"
 
     async def resume(version: int, at_epoch: str = epoch) -> dict[str, Any]:
         async with peer(server) as p:
