@@ -342,33 +342,25 @@ class DockerClient:
         request = self._http.build_request(
             "POST", self._prefix + "/images/create", params=params, timeout=_PULL_TIMEOUT
         )
-        try:
-            response = await self._http.send(request, stream=True)
-        except httpx.TransportError as err:
-            raise self._unavailable(err) from err
-        try:
-            if response.status_code >= 400:
-                await response.aread()
-                _raise_for_status(response)
-            async for line in response.aiter_lines():
-                if not line.strip():
-                    continue
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(message, dict):
-                    continue
-                if message.get("error") or message.get("errorDetail"):
-                    detail = message.get("errorDetail") or {}
-                    text = message.get("error") or detail.get("message") or "the pull failed"
-                    raise EngineAPIError(500, str(text))
-                if on_line is not None:
-                    on_line(message)
-        except httpx.TransportError as err:
-            raise self._unavailable(err) from err
-        finally:
-            await response.aclose()
+        async with self._streamed(request) as response:
+            try:
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    try:
+                        message = json.loads(line)
+                    except ValueError:
+                        continue
+                    if not isinstance(message, dict):
+                        continue
+                    if message.get("error") or message.get("errorDetail"):
+                        detail = message.get("errorDetail") or {}
+                        text = message.get("error") or detail.get("message") or "the pull failed"
+                        raise EngineAPIError(500, str(text))
+                    if on_line is not None:
+                        on_line(message)
+            except httpx.TransportError as err:  # the connection broke mid-stream
+                raise self._unavailable(err) from err
 
     async def rename_container(self, container_id: str, name: str) -> None:
         await self._request(
@@ -485,17 +477,8 @@ class DockerClient:
             path,
             timeout=httpx.Timeout(30.0, connect=5.0, read=None if follow else 30.0),
         )
-        try:
-            response = await self._http.send(request, stream=True)
-        except httpx.TransportError as err:
-            raise self._unavailable(err) from err
-        try:
-            if response.status_code >= 400:
-                await response.aread()
-                _raise_for_status(response)
+        async with self._streamed(request) as response:
             yield self._chunks(response)
-        finally:
-            await response.aclose()
 
     @asynccontextmanager
     async def _raw_stream(self, path: str) -> AsyncIterator[AsyncIterator[bytes]]:
@@ -580,6 +563,14 @@ class DockerClient:
         request = self._http.build_request(
             "GET", self._prefix + "/events", params=params, timeout=httpx.Timeout(5.0, read=None)
         )
+        async with self._streamed(request) as response:
+            yield self._event_lines(response)
+
+    @asynccontextmanager
+    async def _streamed(self, request: httpx.Request) -> AsyncIterator[httpx.Response]:
+        """Send ``request`` for a streamed answer: the response (closed on leaving), after the
+        engine's refusal (>= 400) is raised as ours and a broken connection as
+        ``EngineUnavailable``."""
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TransportError as err:
@@ -588,7 +579,7 @@ class DockerClient:
             if response.status_code >= 400:
                 await response.aread()
                 _raise_for_status(response)
-            yield self._event_lines(response)
+            yield response
         finally:
             await response.aclose()
 
