@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         help="`stats`: seconds measured per contender and size (default 60; 10 with --quick)",
     )
     parser.add_argument(
+        "--stats-settle",
+        type=float,
+        metavar="SECONDS",
+        help="`stats`: seconds each contender runs before its window (default 5; 2 with "
+        "--quick); 30 leaves dockstate's start (an inspect per container) out: its steady cost",
+    )
+    parser.add_argument(
         "--logs-window",
         type=float,
         metavar="SECONDS",
@@ -103,6 +110,8 @@ def _options(args: argparse.Namespace) -> Options:
         overrides["stats_sizes"] = tuple(int(n) for n in args.stats_sizes.split(","))
     if args.stats_window is not None:
         overrides["stats_window"] = args.stats_window
+    if args.stats_settle is not None:
+        overrides["stats_settle"] = args.stats_settle
     if args.logs_window is not None:
         overrides["logs_window"] = args.logs_window
     return Options.quick_mode(**overrides) if args.quick else Options(**overrides)

@@ -116,6 +116,13 @@ test("a container's log from its row: the last 200 lines at once, then live; std
   await page.getByLabel("Only matching lines").uncheck();
   await page.getByLabel("Search the log").fill("");
 
+  // stderr alone: the warnings only, every one of them on stderr.
+  await page.getByLabel("Streams").selectOption("stderr");
+  await waitFor(async () => (await shownLines(page)).every((l) => l.stream === "stderr"), "stderr's lines alone");
+  const errs = await shownLines(page);
+  assert.ok(errs.length >= 3 && errs.every((l) => /^old-warn-\d+$/.test(l.text)), errs.map((l) => l.text).join());
+  await page.getByLabel("Streams").selectOption("both");
+
   // The address is the page: a reload shows the same log.
   await page.reload();
   await waitFor(async () => (await footNumber(page, "lines")) >= 200, "the log again after a reload");

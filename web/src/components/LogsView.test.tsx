@@ -123,6 +123,34 @@ describe("the Logs view", () => {
     expect(rows()[0]!.querySelector(".log-text")!.textContent).toBe('{"a":1}');
   });
 
+  it("expands one JSON line by its own button, and folds it back", () => {
+    const { send } = setup({ container: A });
+    send([A, '{"a":1}'], [A, '{"b":2}'], [A, "not json"]);
+    const text = () => rows().map((r) => r.querySelector(".log-text")!.textContent);
+    expect(text()).toEqual(["a=1", "b=2", "not json"]);
+    expect(screen.getAllByRole("button", { name: "Expand this JSON line" }).length).toBe(2); // none on plain text
+    fireEvent.click(screen.getAllByRole("button", { name: "Expand this JSON line" })[1]!);
+    expect(text()).toEqual(["a=1", '{\n  "b": 2\n}', "not json"]);
+    fireEvent.click(screen.getByRole("button", { name: "Fold this JSON line" }));
+    expect(text()).toEqual(["a=1", "b=2", "not json"]);
+  });
+
+  it("shows stdout or stderr alone when asked, markers kept", () => {
+    const { ws, send } = setup({ container: A });
+    send([A, "out 1"], [A, "err 1", "stderr"]);
+    act(() => ws.receive({ type: "logs_skipped", sub: String(ws.sentOf("subscribe_logs").at(-1)!.id), engine: "local", container: A, count: 7 }));
+    send([A, "out 2"], [A, "err 2", "stderr"]);
+    const text = () => rows().map((r) => r.querySelector(".log-text")!.textContent);
+    fireEvent.change(screen.getByLabelText("Streams"), { target: { value: "stderr" } });
+    expect(text()).toEqual(["err 1", "err 2"]);
+    expect(screen.getByTestId("log-skipped")).toBeTruthy();
+    expect(screen.getByTestId("logs-foot").textContent).toContain("2 of 4 lines");
+    fireEvent.change(screen.getByLabelText("Streams"), { target: { value: "stdout" } });
+    expect(text()).toEqual(["out 1", "out 2"]);
+    fireEvent.change(screen.getByLabelText("Streams"), { target: { value: "both" } });
+    expect(text()).toEqual(["out 1", "err 1", "out 2", "err 2"]);
+  });
+
   it("in a project's view, names the container of each line, and offers each one's download", () => {
     const { ws, send } = setup({ project: "shop" });
     expect(ws.sentOf("subscribe_logs").at(-1)).toMatchObject({ project: "shop", tail: 200, follow: true });

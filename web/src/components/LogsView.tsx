@@ -11,10 +11,11 @@
  *   lines over once an animation frame.
  * - Follow: the list sticks to the bottom; a scroll up by the user (wheel, keys, the scroll
  *   bar) pauses it, coming back to the bottom (or the Follow button) resumes it.
- * - stdout and stderr told apart (stderr's rows are marked and tinted), ANSI colours
- *   (logText.ts, by ansi_up, rendered as text: a line can never inject markup), JSON lines as
- *   key=value or pretty, timestamps on or off, search that marks matches and can filter, the
- *   container of each line in a project's view, and a download (the REST route).
+ * - stdout and stderr told apart (stderr's rows are marked and tinted) and shown alone if
+ *   asked, ANSI colours (logText.ts, by ansi_up, rendered as text: a line can never inject
+ *   markup), JSON lines as key=value or pretty (one line expanded by its own button),
+ *   timestamps on or off, search that marks matches and can filter, the container of each line
+ *   in a project's view, and a download (the REST route).
  */
 import { useVirtualizer, type Virtualizer } from "@tanstack/react-virtual";
 import {
@@ -51,6 +52,9 @@ const count = new Intl.NumberFormat("en").format; // toLocaleString is slow, and
 
 export type LogsViewProps = LogTarget;
 
+/** Which streams' lines are shown. */
+type Streams = "both" | LineEntry["stream"];
+
 export function LogsView(props: LogsViewProps) {
   const target = useMemo<LogTarget>(
     () => (props.project !== undefined ? { project: props.project } : { container: props.container }),
@@ -70,10 +74,29 @@ export function LogsView(props: LogsViewProps) {
   const [onlyMatching, setOnlyMatching] = useState(false);
   const [timestamps, setTimestamps] = useState(true);
   const [json, setJson] = useState<JsonMode>("fields");
+  const [streams, setStreams] = useState<Streams>("both");
+  // The JSON lines expanded one by one (by key), shown pretty whatever the view's mode.
+  const [expanded, setExpanded] = useState<ReadonlySet<number>>(() => new Set());
+  const toggle = useCallback(
+    (key: number) =>
+      setExpanded((was) => {
+        const next = new Set(was);
+        if (!next.delete(key)) next.add(key);
+        return next;
+      }),
+    [],
+  );
   const entries = state.entries;
+  const search = needle !== "" && onlyMatching;
   const shown = useMemo(
-    () => (needle && onlyMatching ? entries.filter((e) => e.kind !== "line" || searchText(e).includes(needle)) : entries),
-    [entries, needle, onlyMatching],
+    () =>
+      search || streams !== "both"
+        ? entries.filter(
+            (e) =>
+              e.kind !== "line" || ((streams === "both" || e.stream === streams) && (!search || searchText(e).includes(needle))),
+          )
+        : entries,
+    [entries, needle, search, streams],
   );
   // In a project's view the project's name is on every container's: leave it out ("web-1").
   const names = useMemo(
@@ -100,6 +123,11 @@ export function LogsView(props: LogsViewProps) {
           <input type="checkbox" checked={timestamps} onChange={(e) => setTimestamps(e.target.checked)} />
           Timestamps
         </label>
+        <select aria-label="Streams" value={streams} onChange={(e) => setStreams(e.target.value as Streams)}>
+          <option value="both">stdout and stderr</option>
+          <option value="stdout">stdout only</option>
+          <option value="stderr">stderr only</option>
+        </select>
         <select aria-label="JSON lines" value={json} onChange={(e) => setJson(e.target.value as JsonMode)}>
           <option value="fields">JSON as key=value</option>
           <option value="pretty">JSON pretty</option>
@@ -122,12 +150,14 @@ export function LogsView(props: LogsViewProps) {
         shown={shown}
         needle={needle}
         json={json}
+        expanded={expanded}
+        onToggle={toggle}
         timestamps={timestamps}
         names={project ? names : null}
         onFollowing={(on) => view?.setFollowing(on)}
         onOlder={() => view?.loadOlder() ?? false}
       />
-      <LogsFoot state={state} shown={shown.length} filtered={needle !== "" && onlyMatching} onFollow={() => view?.setFollowing(true)} />
+      <LogsFoot state={state} shown={shown} filtered={search || streams !== "both"} onFollow={() => view?.setFollowing(true)} />
     </section>
   );
 }
@@ -139,6 +169,8 @@ function LogList(props: {
   shown: readonly LogEntry[];
   needle: string;
   json: JsonMode;
+  expanded: ReadonlySet<number>;
+  onToggle: (key: number) => void;
   timestamps: boolean;
   names: Map<string, string> | null;
   onFollowing: (following: boolean) => void;
@@ -239,7 +271,9 @@ function LogList(props: {
                   <LogLine
                     line={entry}
                     needle={props.needle}
-                    json={props.json}
+                    json={props.expanded.has(entry.key) ? "pretty" : props.json}
+                    expanded={props.expanded.has(entry.key)}
+                    onToggle={props.json === "pretty" ? undefined : props.onToggle}
                     timestamps={props.timestamps}
                     source={props.names ? (props.names.get(entry.container) ?? shortId(entry.container)) : null}
                   />
@@ -321,12 +355,18 @@ export const LogLine = memo(function LogLine({
   line,
   needle,
   json,
+  expanded = false,
+  onToggle,
   timestamps,
   source,
 }: {
   line: LineEntry;
   needle: string;
   json: JsonMode;
+  /** Shown pretty by its own button (json is then "pretty"). */
+  expanded?: boolean;
+  /** Expands or folds this JSON line; without it (every JSON line pretty), no button. */
+  onToggle?: (key: number) => void;
   timestamps: boolean;
   source: string | null;
 }) {
@@ -353,6 +393,20 @@ export const LogLine = memo(function LogLine({
           {source}
         </span>
       )}
+      <span className="log-expand">
+        {onToggle && isJson && (
+          <button
+            type="button"
+            className="link"
+            aria-expanded={expanded}
+            aria-label={expanded ? "Fold this JSON line" : "Expand this JSON line"}
+            title={expanded ? "Fold" : "Expand"}
+            onClick={() => onToggle(line.key)}
+          >
+            {expanded ? "▾" : "▸"}
+          </button>
+        )}
+      </span>
       <span className="log-text">
         <Segments segments={marked} />
         {line.truncated && <span className="log-cut"> [cut at 64 KiB]</span>}
@@ -405,12 +459,13 @@ function colourOf(id: string): number {
 
 // -- around the list -------------------------------------------------------------------------
 
-function LogsFoot(props: { state: LogViewState; shown: number; filtered: boolean; onFollow: () => void }) {
+function LogsFoot(props: { state: LogViewState; shown: readonly LogEntry[]; filtered: boolean; onFollow: () => void }) {
   const { state } = props;
   const lines = state.entries.length;
+  // Filtered, the lines are counted (markers of skipped lines are kept, and are no line).
   const parts = [
     STATUS_TEXT[state.status],
-    props.filtered ? `${count(props.shown)} of ${count(lines)} lines` : `${count(lines)} lines`,
+    props.filtered ? `${count(linesIn(props.shown))} of ${count(linesIn(state.entries))} lines` : `${count(lines)} lines`,
   ];
   if (state.skipped) parts.push(`${count(state.skipped)} skipped`);
   if (state.trimmed) parts.push(`older lines let go past ${count(MAX_LINES)}`);
@@ -435,6 +490,12 @@ function LogsFoot(props: { state: LogViewState; shown: number; filtered: boolean
       )}
     </div>
   );
+}
+
+function linesIn(entries: readonly LogEntry[]): number {
+  let n = 0;
+  for (const e of entries) if (e.kind === "line") n++;
+  return n;
 }
 
 const STATUS_TEXT: Record<LogViewState["status"], string> = {
