@@ -7,7 +7,15 @@ import struct
 
 import pytest
 
-from dockstate.logs import Demuxer, LineSplitter, LogLine, RawReader, docker_time, time_ns
+from dockstate.logs import (
+    Demuxer,
+    LineSplitter,
+    LogLine,
+    RawReader,
+    docker_time,
+    fixed_time,
+    time_ns,
+)
 
 T1 = b"2026-12-02T20:00:00.000000001Z "
 T2 = b"2026-12-02T20:00:00.500000000Z "
@@ -116,3 +124,21 @@ def test_times() -> None:
     assert docker_time("1796241600") == "1796241600"
     with pytest.raises(ValueError, match="yesterday"):
         docker_time("yesterday")
+
+
+def test_times_written_otherwise_than_docker_s_compare_in_their_order() -> None:
+    """Podman trims a time's trailing zeros and an engine may write an offset: as text,
+    ``.12Z`` came after ``.125Z``, and a project's merge put its lines out of order."""
+    written = ["2026-12-02T20:00:00.125Z", "2026-12-02T20:00:00.12Z", "2026-12-02T21:00:00.2+01:00"]
+    fixed = [fixed_time(t) for t in written]
+    assert fixed == [
+        "2026-12-02T20:00:00.125000000Z",
+        "2026-12-02T20:00:00.120000000Z",
+        "2026-12-02T20:00:00.200000000Z",
+    ]
+    assert sorted(fixed) == [fixed[1], fixed[0], fixed[2]]
+    assert fixed_time("2026-12-02T20:00:00.000000001Z") == "2026-12-02T20:00:00.000000001Z"
+    # What the splitter hands on is already fixed.
+    splitter = LineSplitter("c1", "stdout")
+    (line,) = splitter.feed(b"2026-12-02T20:00:00.12Z hello\n")
+    assert (line.time, line.text) == ("2026-12-02T20:00:00.120000000Z", "hello")

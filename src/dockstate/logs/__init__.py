@@ -10,7 +10,7 @@ The package, a module per thing it holds::
 """
 
 from ._frames import BIG_FRAME, Demuxer, Piece, RawReader, StreamName
-from ._lines import MAX_LINE, LineSplitter, LogLine, docker_time, time_ns
+from ._lines import MAX_LINE, LineSplitter, LogLine, docker_time, fixed_time, time_ns
 from ._reader import (
     MERGE_WINDOW,
     ContainerReader,
@@ -38,6 +38,7 @@ __all__ = [
     "StreamName",
     "container_lines",
     "docker_time",
+    "fixed_time",
     "read_container",
     "resolve_container",
     "time_ns",

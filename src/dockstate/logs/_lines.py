@@ -10,7 +10,7 @@ from typing import Any
 
 from ._frames import StreamName
 
-__all__ = ["MAX_LINE", "LineSplitter", "LogLine", "docker_time", "time_ns"]
+__all__ = ["MAX_LINE", "LineSplitter", "LogLine", "docker_time", "fixed_time", "time_ns"]
 
 #: The longest line text kept, in bytes of UTF-8; the rest is dropped and the line marked
 #: ``truncated``.
@@ -24,7 +24,7 @@ class LogLine:
 
     container: str
     stream: StreamName
-    #: When the engine received it (RFC 3339 with nanoseconds, as Docker writes it), or ""
+    #: When the engine received it (RFC 3339, UTC, nine digits: :func:`fixed_time`), or ""
     #: when read without timestamps.
     time: str
     text: str
@@ -67,6 +67,21 @@ def time_ns(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp()) * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
+
+
+def fixed_time(text: str) -> str:
+    """An RFC 3339 time as Docker writes its logs' (UTC, nine digits: ``...05.120000000Z``),
+    so that times compare as text. Docker's are already; others (Podman trims trailing zeros,
+    an offset instead of Z) are rewritten: ``05.12Z`` sorted after ``05.125Z`` as written.
+
+    Raises:
+        ValueError: not such a time.
+    """
+    if len(text) == 30 and text[19] == "." and text[-1] == "Z":
+        return text
+    ns = time_ns(text)
+    whole = datetime.fromtimestamp(ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{ns % 1_000_000_000:09d}Z"
 
 
 def docker_time(text: str) -> str:
@@ -125,7 +140,7 @@ class LineSplitter:
                         return out
                     found = _TS.match(data, pos)
                     if found:
-                        self._time = found.group()[:-1].decode()
+                        self._time = fixed_time(found.group()[:-1].decode())
                         pos = found.end()
                 elif pos == 0 and (start or start is None):
                     # A continuation of a long line, which Docker split into messages (16 KiB

@@ -52,7 +52,7 @@ export interface LineEntry {
   key: number;
   container: string;
   stream: "stdout" | "stderr";
-  /** RFC 3339 with nanoseconds, as the engine wrote it. */
+  /** RFC 3339, UTC, nine digits of nanoseconds (the server writes every engine's so). */
   time: string;
   text: string;
   /** Longer than 64 KiB: cut by the server. */
