@@ -127,7 +127,7 @@ def test_times() -> None:
 
 
 def test_times_written_otherwise_than_docker_s_compare_in_their_order() -> None:
-    """Podman trims a time's trailing zeros and an engine may write an offset: as text,
+    """Go's RFC3339Nano trims a time's trailing zeros, and a time may carry an offset: as text,
     ``.12Z`` came after ``.125Z``, and a project's merge put its lines out of order."""
     written = ["2026-12-02T20:00:00.125Z", "2026-12-02T20:00:00.12Z", "2026-12-02T21:00:00.2+01:00"]
     fixed = [fixed_time(t) for t in written]

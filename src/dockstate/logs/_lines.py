@@ -71,8 +71,9 @@ def time_ns(text: str) -> int:
 
 def fixed_time(text: str) -> str:
     """An RFC 3339 time as Docker writes its logs' (UTC, nine digits: ``...05.120000000Z``),
-    so that times compare as text. Docker's are already; others (Podman trims trailing zeros,
-    an offset instead of Z) are rewritten: ``05.12Z`` sorted after ``05.125Z`` as written.
+    so that times compare as text. Docker's are already; others (Go's RFC3339Nano trims
+    trailing zeros, an offset instead of Z) are rewritten: as written, ``05.12Z`` sorted
+    after ``05.125Z``.
 
     Raises:
         ValueError: not such a time.
