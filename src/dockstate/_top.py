@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from .stats import ContainerStats
+
 __all__ = [
     "COLUMNS",
     "SamplesView",
@@ -76,42 +78,30 @@ def percent(value: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TopRow:
-    """One container's line: its id, name and sample (the wire's fields)."""
+    """One container's line: its id, name and sample."""
 
     id: str
     name: str
-    cpu_percent: float
-    memory_bytes: int
-    memory_limit_bytes: int
-    net_rx_bytes: int
-    net_tx_bytes: int
-    block_read_bytes: int
-    block_write_bytes: int
-    pids: int
+    usage: ContainerStats
 
     @property
     def memory_percent(self) -> float:
-        if self.memory_limit_bytes <= 0:
-            return 0.0
-        return 100.0 * self.memory_bytes / self.memory_limit_bytes
+        u = self.usage
+        return 100.0 * u.memory_bytes / u.memory_limit_bytes if u.memory_limit_bytes > 0 else 0.0
 
     def cells(self) -> tuple[str, ...]:
         """The line's cells, in :data:`COLUMNS` order."""
+        u = self.usage
         return (
             self.name,
             self.id[:12],
-            percent(self.cpu_percent),
-            f"{binary_size(self.memory_bytes)} / {binary_size(self.memory_limit_bytes)}",
+            percent(u.cpu_percent),
+            f"{binary_size(u.memory_bytes)} / {binary_size(u.memory_limit_bytes)}",
             percent(self.memory_percent),
-            f"{decimal_size(self.net_rx_bytes)} / {decimal_size(self.net_tx_bytes)}",
-            f"{decimal_size(self.block_read_bytes)} / {decimal_size(self.block_write_bytes)}",
-            str(self.pids),
+            f"{decimal_size(u.net_rx_bytes)} / {decimal_size(u.net_tx_bytes)}",
+            f"{decimal_size(u.block_read_bytes)} / {decimal_size(u.block_write_bytes)}",
+            str(u.pids),
         )
-
-
-def _number(sample: Mapping[str, Any], key: str) -> float:
-    value = sample.get(key)
-    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def top_rows(
@@ -123,25 +113,14 @@ def top_rows(
     named from ``names`` (an unknown container by its short id), sorted: ``cpu`` and ``mem``
     highest first, ``name`` alphabetically; ties by name, then id."""
     rows = [
-        TopRow(
-            id=cid,
-            name=names.get(cid) or cid[:12],
-            cpu_percent=_number(sample, "cpu_percent"),
-            memory_bytes=int(_number(sample, "memory_bytes")),
-            memory_limit_bytes=int(_number(sample, "memory_limit_bytes")),
-            net_rx_bytes=int(_number(sample, "net_rx_bytes")),
-            net_tx_bytes=int(_number(sample, "net_tx_bytes")),
-            block_read_bytes=int(_number(sample, "block_read_bytes")),
-            block_write_bytes=int(_number(sample, "block_write_bytes")),
-            pids=int(_number(sample, "pids")),
-        )
+        TopRow(cid, names.get(cid) or cid[:12], ContainerStats.from_dict(sample))
         for cid, sample in samples.items()
     ]
     rows.sort(key=lambda r: (r.name, r.id))
     if sort == "cpu":
-        rows.sort(key=lambda r: -r.cpu_percent)
+        rows.sort(key=lambda r: -r.usage.cpu_percent)
     elif sort == "mem":
-        rows.sort(key=lambda r: -r.memory_bytes)
+        rows.sort(key=lambda r: -r.usage.memory_bytes)
     return rows
 
 

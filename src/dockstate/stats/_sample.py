@@ -23,7 +23,9 @@ numbers match ``docker stats``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 __all__ = ["ContainerStats", "Counters", "cpu_percent", "sample_of"]
 
@@ -45,6 +47,17 @@ class ContainerStats:
     block_read_bytes: int
     block_write_bytes: int
     pids: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ContainerStats:
+        """A sample from the wire's JSON object (:meth:`as_dict`'s inverse); a field that is
+        missing or not a number reads 0."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            value = data.get(f.name)
+            number = value if isinstance(value, int | float) and not isinstance(value, bool) else 0
+            values[f.name] = float(number) if f.name == "cpu_percent" else int(number)
+        return cls(**values)
 
     def as_dict(self) -> dict[str, float | int]:
         """The sample as the wire's JSON object."""
