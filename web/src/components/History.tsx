@@ -8,14 +8,13 @@ import {
   memo,
   useCallback,
   useContext,
-  useEffect,
-  useRef,
   useState,
   useSyncExternalStore,
   type ReactNode,
 } from "react";
 import { age, shortId } from "../format";
 import { useEngineState, useLiveStore, useNow } from "../react/hooks";
+import { useSidePanel } from "../react/useSidePanel";
 import { useTimeline } from "../react/useTimeline";
 import { createStore, type Store } from "../store/createStore";
 import { eventKey, revOf, type TimelineEvent, type TimelineKind, type TimelineLoader, type TimelineState } from "../store/history";
@@ -156,18 +155,7 @@ function HistoryPanel({ target, onClose }: { target: HistoryTarget; onClose: () 
   const { state, loader } = useTimeline(kind, id);
   const exists = useEngineState((s) => revOf(s, kind, id) !== null);
   const name = useEngineState((s) => liveName(s, kind, id)) ?? target.name;
-  const panelRef = useRef<HTMLElement>(null);
-
-  useEffect(() => panelRef.current?.focus(), []);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      // A modal (the confirmation of an action) has the Escape key to itself.
-      if (e.key !== "Escape" || e.defaultPrevented || document.querySelector('[aria-modal="true"]')) return;
-      onClose();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [onClose]);
+  const panelRef = useSidePanel(onClose);
 
   return (
     <aside

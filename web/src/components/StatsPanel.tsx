@@ -12,6 +12,7 @@ import "uplot/dist/uPlot.min.css";
 import { bytes, shortId } from "../format";
 import { useEngineState } from "../react/hooks";
 import { useStats, useStatsDemand, useStatsStore } from "../react/stats";
+import { useSidePanel } from "../react/useSidePanel";
 import type { SeriesField, StatsState, StatsStore } from "../store/stats";
 import { Tag } from "./Cells";
 
@@ -79,17 +80,7 @@ function round(n: number): string {
 export function StatsPanel({ id, name, onClose }: { id: string; name: string; onClose: () => void }) {
   const running = useEngineState((s) => s.data?.containers[id]?.state ?? null);
   const liveName = useEngineState((s) => s.data?.containers[id]?.name) ?? name;
-  const panelRef = useRef<HTMLElement>(null);
-
-  useEffect(() => panelRef.current?.focus(), []);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key !== "Escape" || e.defaultPrevented || document.querySelector('[aria-modal="true"]')) return;
-      onClose();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [onClose]);
+  const panelRef = useSidePanel(onClose);
 
   return (
     <aside
