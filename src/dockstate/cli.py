@@ -62,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("-v", "--verbose", action="store_true", help="log what happens")
         return sub
 
+    def through_server(sub: argparse.ArgumentParser, url_help: str) -> None:
+        """--url, --token and --engine: the command through a dockstate server."""
+        sub.add_argument("--url", metavar="URL", help=url_help)
+        sub.add_argument(
+            "--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)"
+        )
+        sub.add_argument(
+            "--engine",
+            metavar="ID",
+            help="with --url: which of the server's engines (default: the server's default one)",
+        )
+
     snapshot = engine_command("snapshot", "Print the engine's whole state as JSON.")
     snapshot.add_argument(
         "--detail",
@@ -69,17 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         help="inspect every container too, for started_at, finished_at, restart_count and "
         "network aliases (one call per container; without it: what the listings show)",
     )
-    snapshot.add_argument(
-        "--url", metavar="URL", help="the state of the dockstate server at URL instead"
-    )
-    snapshot.add_argument(
-        "--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)"
-    )
-    snapshot.add_argument(
-        "--engine",
-        metavar="ID",
-        help="with --url: which of the server's engines (default: the server's default one)",
-    )
+    through_server(snapshot, "the state of the dockstate server at URL instead")
     serve = engine_command("serve", "Serve the live state over WebSocket and REST.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8765, help="port to bind (default: 8765)")
@@ -196,16 +198,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often to relist everything and repair what events missed (default: 60)",
     )
-    watch.add_argument(
-        "--url",
-        metavar="URL",
-        help="follow the dockstate server at URL (http://HOST:PORT) instead of the engine",
-    )
-    watch.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
-    watch.add_argument(
-        "--engine",
-        metavar="ID",
-        help="with --url: which of the server's engines (default: the server's default one)",
+    through_server(
+        watch, "follow the dockstate server at URL (http://HOST:PORT) instead of the engine"
     )
     top = engine_command(
         "top",
@@ -234,17 +228,7 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="without --url: read the cgroup files, Docker's stats API, or auto (default)",
     )
-    top.add_argument(
-        "--url",
-        metavar="URL",
-        help="show the samples of the dockstate server at URL (http://HOST:PORT)",
-    )
-    top.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
-    top.add_argument(
-        "--engine",
-        metavar="ID",
-        help="with --url: which of the server's engines (default: the server's default one)",
-    )
+    through_server(top, "show the samples of the dockstate server at URL (http://HOST:PORT)")
     logs = engine_command(
         "logs",
         "Print a container's log (or a compose project's, merged in time order), from the "
@@ -255,13 +239,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-f", "--follow", action="store_true", help="go on with new lines")
     logs.add_argument("--tail", metavar="N", help="the last N lines of each container, or all")
     logs.add_argument("-t", "--timestamps", action="store_true", help="show each line's time")
-    logs.add_argument("--url", metavar="URL", help="through the dockstate server at URL")
-    logs.add_argument("--token", help="the server's token, with --url (default: $DOCKSTATE_TOKEN)")
-    logs.add_argument(
-        "--engine",
-        metavar="ID",
-        help="with --url: which of the server's engines (default: the server's default one)",
-    )
+    through_server(logs, "through the dockstate server at URL")
     return parser
 
 
