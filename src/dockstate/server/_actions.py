@@ -92,20 +92,7 @@ async def perform(
 ) -> tuple[Accepted, _T | None]:
     """Run an engine call as an operation; return its acceptance, and its result when it
     finished within the second, or raise the problem of a refusal in that time."""
-    operation, result = await ctx.operations.run(action, target, call)
-    accepted = Accepted(
-        operation=operation.operation,
-        accepted_at_version=ctx.state.version,
-        status=operation.status,
-    )
-    log.info(
-        "operation %s: %s %s (%s at version %d)",
-        accepted.operation,
-        action,
-        target,
-        accepted.status,
-        accepted.accepted_at_version,
-    )
+    accepted, result, _ = await perform_with(ctx, action, target, lambda _: call)
     return accepted, result
 
 
