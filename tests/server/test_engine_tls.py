@@ -153,8 +153,15 @@ async def over_tls(server: ServerProcess, api: httpx.AsyncClient) -> None:
             break
         await asyncio.sleep(0.1)
     assert state["state"]["engine_info"]["host"].startswith("tcp://127.0.0.1:")
-    local = (await api.get("/api/v1/engines/local/state")).json()["state"]
-    assert set(state["state"]["containers"]) == set(local["containers"])  # the same engine
+    # The same engine: both views hold the same containers (read again while the shared
+    # engine changes between the two reads: other users' containers come and go).
+    for _ in range(50):
+        local = (await api.get("/api/v1/engines/local/state")).json()["state"]
+        state = (await api.get("/api/v1/engines/tls/state")).json()
+        if set(state["state"]["containers"]) == set(local["containers"]):
+            break
+        await asyncio.sleep(0.1)
+    assert set(state["state"]["containers"]) == set(local["containers"])
     name = f"dst-tls-{secrets.token_hex(4)}"
     async with peer(server) as p:
         await p.send(
