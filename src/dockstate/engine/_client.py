@@ -55,6 +55,10 @@ def resolve_docker_host(host: str | None = None) -> str:
     return host or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
 
 
+#: What a TLS 1.3 engine's refusal of the client's certificate looks like to httpx.
+_CLOSED_AFTER_HANDSHAKE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
 class DockerClient:
     """Talks to one Docker engine over its unix socket or TCP.
 
@@ -153,9 +157,10 @@ class DockerClient:
         reason = _reason(err)
         if self._tunnel is not None and self._tunnel.last_error:
             reason = self._tunnel.last_error  # what ssh said beats "server disconnected"
-        if self._tls and isinstance(err, httpx.RemoteProtocolError):
+        if self._tls and isinstance(err, _CLOSED_AFTER_HANDSHAKE):
             # Under TLS 1.3 a server that refuses the client's certificate (or its absence)
-            # does so after the handshake: the client only sees the connection close.
+            # does so after the handshake: the client only sees the connection close (as an
+            # end of the answer, or a read refused: which comes first is the scheduler's).
             reason += (
                 " (over TLS: if the engine asks for a client certificate, as dockerd "
                 "--tlsverify does, check cert.pem and key.pem in DOCKER_CERT_PATH)"
