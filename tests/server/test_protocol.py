@@ -251,15 +251,22 @@ async def test_resume_table(short_history: ServerProcess) -> None:
     server = short_history
     for i in range(4):  # push the oldest version up
         await adocker("volume", "create", "--label", LABEL, f"dst-resume-{i}")
-    # The four creations reach the server at the engine's pace (slow under load): wait for
-    # all four in its state, so that the window stands still from here on.
+    # The four creations reach the server at the engine's pace (slow under load), and what
+    # comes after them (an object's details, a container of an earlier test going) too: wait
+    # for all four in its state, then until the window stands still for a second.
     names = {f"dst-resume-{i}" for i in range(4)}
     for _ in range(100):
         volumes = server.get("/api/v1/state").json()["state"]["volumes"]
         if names <= set(volumes):
             break
         await asyncio.sleep(0.1)
-    epoch, oldest, current = await _window(server)
+    window = await _window(server)
+    for _ in range(20):
+        await asyncio.sleep(1.0)
+        window, before = await _window(server), window
+        if window == before:
+            break
+    epoch, oldest, current = window
     assert oldest > 0, "after four creations, the oldest version of a history of five is still 0"
 
     async def resume(version: int, at_epoch: str = epoch) -> dict[str, Any]:
