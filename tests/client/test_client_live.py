@@ -115,8 +115,15 @@ async def test_state_shows_a_container_run_with_docker(client: Client, created: 
     c = body["state"]["containers"][cid]
     assert (c["name"], c["state"], c["image"]) == (name, "running", TEST_IMAGE)
     assert c["labels"][LABEL] == "1"
-    # Docker's own view agrees (other tests change the engine meanwhile: compare ours only).
+    # Docker's own view agrees (other tests change the engine meanwhile: compare ours only),
+    # once the inspect has completed what the create event told (its time stands for the
+    # container's creation until then, a few ms after the engine's own `Created`).
     truth = json.loads(await docker("inspect", cid))[0]
+    for _ in range(50):
+        c = (await client.state())["state"]["containers"][cid]
+        if c["created"] == truth["Created"]:
+            break
+        await asyncio.sleep(0.1)
     assert (c["created"], c["image_id"]) == (truth["Created"], truth["Image"])
 
 
